@@ -1,0 +1,31 @@
+# Two commands on a fresh machine: `make bench` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+REQS   := env/requirements-runner.txt env/requirements-easyocr.txt env/requirements-paddleocr.txt \
+          env/requirements-dev.txt
+ARGS   ?=
+
+.PHONY: bench test system deps dataset clean-venv
+
+bench: deps  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
+	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run $(ARGS)
+
+test: deps  ## the test suite (real engines on a few images, fault tests)
+	$(BIN)/python -m pytest $(ARGS)
+
+dataset: deps  ## regenerate the embedded dataset (byte-identical with the pinned env)
+	$(BIN)/python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200
+
+deps: system $(VENV)/.installed
+
+system:
+	@env/install-system.sh
+
+$(VENV)/.installed: $(REQS) env/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c env/constraints.txt $(addprefix -r ,$(REQS))
+	touch $@
+
+clean-venv:
+	rm -rf $(VENV)

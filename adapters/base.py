@@ -1,0 +1,92 @@
+"""The one small interface every OCR engine is wrapped behind.
+
+An adapter is one file, ``adapters/<engine>.py``, with a class ``Adapter``. Importing the
+file must not import the engine (the runner reads ``modes`` without it); ``load`` does.
+The worker calls, in one process per engine x mode cell::
+
+    adapter.load(mode, options)        # raise ModeUnavailable(reason) to skip the cell
+    inputs = adapter.preprocess(image) # timed as preprocessing
+    words = adapter.infer(inputs)      # timed as inference
+    adapter.synchronize()              # GPU modes: before the clock stops
+    adapter.close()
+
+Device side: Python 3.6 and numpy.
+"""
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+
+MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16")
+
+
+class ModeUnavailable(Exception):
+    """This engine cannot run in this mode on this machine; the message says why."""
+
+
+class Word(NamedTuple):
+    """One recognised text box: text, axis-aligned box (x0, y0, x1, y1) or None, score."""
+
+    text: str
+    box: Optional[Tuple[float, float, float, float]] = None
+    score: Optional[float] = None
+
+
+def box_of(points: Sequence[Sequence[float]]) -> Tuple[float, float, float, float]:
+    """Axis-aligned box around a polygon's points."""
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+class Adapter:
+    """Base class; subclasses set ``modes`` and ``packages`` and implement load and infer."""
+
+    modes: Tuple[str, ...] = ("cpu",)  # the modes this engine can run in at all
+    packages: Tuple[str, ...] = ()  # distributions whose versions are recorded with results
+    mode_notes: Dict[str, str] = {}  # why a mode in MODES is missing from ``modes``
+
+    def load(self, mode: str, options: Dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def preprocess(self, image: np.ndarray) -> Any:
+        """Engine-specific input conversion; the harness has already decoded and cropped."""
+        return image
+
+    def infer(self, inputs: Any) -> List[Word]:
+        raise NotImplementedError
+
+    def synchronize(self) -> None:
+        """Wait for the device to finish (GPU modes); a no-op on the CPU."""
+
+    def model_files(self) -> List[str]:
+        """Weight files on disk, for the model size column."""
+        return []
+
+    def versions(self) -> Dict[str, str]:
+        """Versions that are not pip distributions (a system library, say)."""
+        return {}
+
+    def close(self) -> None:
+        """Release the engine."""
+
+
+def join_reading_order(words: Sequence[Word]) -> str:
+    """Text of several boxes in reading order: lines top to bottom, left to right within a
+    line, joined by single spaces. Boxes are on one line when their vertical overlap is at
+    least half the smaller height. Words without a box keep their order, after boxed ones."""
+    boxed = sorted((w for w in words if w.box is not None), key=lambda w: (w.box[1] + w.box[3]) / 2)
+    lines: List[List[Word]] = []
+    for word in boxed:
+        y0, y1 = word.box[1], word.box[3]
+        for line in lines:
+            ly0 = min(w.box[1] for w in line)
+            ly1 = max(w.box[3] for w in line)
+            overlap = min(y1, ly1) - max(y0, ly0)
+            if overlap >= 0.5 * min(y1 - y0, ly1 - ly0):
+                line.append(word)
+                break
+        else:
+            lines.append([word])
+    ordered = [w for line in lines for w in sorted(line, key=lambda w: w.box[0])]
+    ordered += [w for w in words if w.box is None]
+    return " ".join(t for t in (" ".join(w.text.split()) for w in ordered) if t)

@@ -1,0 +1,60 @@
+"""Command line: ``python -m bench run ...`` (see ``--help``)."""
+import argparse
+import sys
+from typing import List, Optional
+
+from bench import config as cfg
+from bench import runner
+from bench.dataset import ManifestError
+
+
+def _list(text: Optional[str]) -> List[str]:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else []
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="OCR benchmark harness")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run a suite: every engine x mode cell in its own process")
+    run.add_argument("--config", default=cfg.DEFAULT_SUITE, help="suite file, YAML or JSON (default: %(default)s)")
+    run.add_argument("--dataset", help="dataset folder or manifest.csv")
+    run.add_argument("--engines", help="comma-separated subset of the suite's engines")
+    run.add_argument("--modes", help="comma-separated subset of modes (cpu,gpu,trt-fp32,trt-fp16)")
+    run.add_argument("--warmup", type=int, help="warm-up runs per cell")
+    run.add_argument("--passes", type=int, help="timed passes over the dataset")
+    run.add_argument("--limit", type=int, help="only the first N samples")
+    run.add_argument("--preprocess", help="raw, otsu or clahe")
+    run.add_argument("--timeout", type=float, dest="timeout_s", help="per-cell timeout in seconds")
+    run.add_argument("--device", help="device name for results/<device>/ (default: from the machine)")
+    run.add_argument("--results", help="results folder (default: results)")
+    run.add_argument("--resume", nargs="?", const="latest", metavar="RUN_DIR",
+                     help="continue a run (default: the latest one) without redoing finished samples")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.command != "run":
+        parser.print_help()
+        return 2
+    try:
+        if args.resume:
+            run_dir = args.resume
+            if run_dir == "latest":
+                run_dir = runner.latest_run(args.results or cfg.DEFAULTS["results"])
+                if run_dir is None:
+                    raise cfg.ConfigError("--resume: no run found under %s" % (args.results or "results"))
+            current = runner.resume(run_dir, quiet=args.quiet)
+        else:
+            overrides = {k: getattr(args, k) for k in ("dataset", "warmup", "passes", "limit", "preprocess",
+                                                       "timeout_s", "device", "results")}
+            config = cfg.build(cfg.read_suite(args.config), overrides)
+            cfg.select(config, _list(args.engines), _list(args.modes))
+            current = runner.start(config, quiet=args.quiet)
+    except (cfg.ConfigError, ManifestError, OSError) as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    print("run folder: %s" % current.dir, file=sys.stderr)
+    runner.print_summary(current, current.execute())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

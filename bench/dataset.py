@@ -1,0 +1,174 @@
+"""Datasets: a folder with ``manifest.csv`` and the images it names.
+
+Columns: ``image,text`` (required), ``x,y,w,h`` (the code's box in pixels, all four or none)
+and ``split`` (optional). Paths are relative to the manifest. An optional ``warmup.csv`` in
+the same format names the warm-up image, kept outside the measured set.
+
+A manifest that cannot be read at all raises :class:`ManifestError`. A row that is wrong on
+its own (a bad or zero-size box, a missing or corrupt image) becomes a sample with a
+``problem``: the worker records it as an error row and the run goes on.
+
+Device side: Python 3.6, numpy and OpenCV only.
+"""
+import csv
+import hashlib
+import os
+from typing import List, NamedTuple, Optional, Tuple
+
+import cv2
+import numpy as np
+
+PREPROCESS_VARIANTS = ("raw", "otsu", "clahe")
+Box = Tuple[int, int, int, int]
+
+
+class ManifestError(Exception):
+    """The manifest cannot be used at all; the message names the file and row."""
+
+
+class SampleError(Exception):
+    """One sample cannot be loaded; the message names the file and manifest row."""
+
+
+class Entry(NamedTuple):
+    """One manifest row."""
+
+    sample_id: str
+    path: str  # absolute image path
+    text: str
+    box: Optional[Box]
+    split: str
+    where: str  # "manifest.csv row N", for messages
+    problem: str  # non-empty when the row itself is unusable
+
+
+class Dataset(NamedTuple):
+    root: str
+    manifest: str
+    entries: List[Entry]
+    warmup: Optional[Entry]  # None: the dataset has no warmup.csv
+
+
+def _parse_box(row: dict, where: str) -> Tuple[Optional[Box], str]:
+    values = [row.get(k, "") for k in "xywh"]
+    if all(v in ("", None) for v in values):
+        return None, ""
+    try:
+        x, y, w, h = (int(round(float(v))) for v in values)
+    except (TypeError, ValueError):
+        return None, "%s: box x,y,w,h must be four numbers, got %r" % (where, ",".join(map(str, values)))
+    if w <= 0 or h <= 0:
+        return None, "%s: box has zero or negative size (w=%d, h=%d)" % (where, w, h)
+    if x < 0 or y < 0:
+        return None, "%s: box starts outside the image (x=%d, y=%d)" % (where, x, y)
+    return (x, y, w, h), ""
+
+
+def read_manifest(path: str) -> List[Entry]:
+    """Read and check a manifest; raise ManifestError if it cannot be used at all."""
+    if not os.path.isfile(path):
+        raise ManifestError("%s: manifest not found" % path)
+    root = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            header = reader.fieldnames or []
+            missing = [c for c in ("image", "text") if c not in header]
+            if missing:
+                raise ManifestError("%s: header %r lacks column(s) %s" % (path, header, ", ".join(missing)))
+            box_cols = [c for c in "xywh" if c in header]
+            if box_cols and len(box_cols) != 4:
+                raise ManifestError("%s: box columns must be all of x,y,w,h or none; found %s"
+                                    % (path, ",".join(box_cols)))
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise ManifestError("%s: not UTF-8 text (%s)" % (path, exc))
+    except csv.Error as exc:
+        raise ManifestError("%s: not valid CSV (%s)" % (path, exc))
+    if not rows:
+        raise ManifestError("%s: no rows" % path)
+
+    entries, seen = [], {}
+    for line, row in enumerate(rows, start=2):
+        where = "%s row %d" % (name, line)
+        if None in row:  # more fields than the header
+            raise ManifestError("%s: %d field(s) more than the header" % (where, len(row[None])))
+        image = (row.get("image") or "").strip()
+        if not image:
+            raise ManifestError("%s: empty image path" % where)
+        box, problem = _parse_box(row, where)
+        count = seen.get(image, 0)
+        seen[image] = count + 1
+        sample_id = image if count == 0 else "%s#%d" % (image, count)
+        entries.append(Entry(sample_id, os.path.join(root, image), row.get("text") or "", box,
+                             (row.get("split") or "").strip(), where, problem))
+    return entries
+
+
+def open_dataset(location: str) -> Dataset:
+    """A dataset folder (holding manifest.csv) or a manifest file."""
+    manifest = os.path.join(location, "manifest.csv") if os.path.isdir(location) else location
+    root = os.path.dirname(os.path.abspath(manifest))
+    warmup_csv = os.path.join(root, "warmup.csv")
+    warmup = read_manifest(warmup_csv)[0] if os.path.isfile(warmup_csv) else None
+    return Dataset(root, os.path.abspath(manifest), read_manifest(manifest), warmup)
+
+
+def dataset_hashes(dataset: Dataset) -> dict:
+    """sha256 of the manifest's bytes, and of the manifest plus every image it names."""
+    with open(dataset.manifest, "rb") as f:
+        manifest_bytes = f.read()
+    content = hashlib.sha256(manifest_bytes)
+    for entry in dataset.entries:
+        try:
+            with open(entry.path, "rb") as f:
+                content.update(f.read())
+        except OSError:
+            content.update(b"<missing>")
+    return {"manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
+            "content_sha256": content.hexdigest()}
+
+
+def read_bytes(entry: Entry) -> bytes:
+    """The encoded image (outside the timed region)."""
+    if entry.problem:
+        raise SampleError(entry.problem)
+    try:
+        with open(entry.path, "rb") as f:
+            return f.read()
+    except OSError as exc:
+        raise SampleError("%s: cannot read image %s (%s)" % (entry.where, entry.path, exc.strerror))
+
+
+def decode(data: bytes, entry: Entry, grayscale: bool = True, crop: bool = True,
+           variant: str = "raw") -> np.ndarray:
+    """Decode, crop to the box, convert and apply the preprocessing variant (timed)."""
+    flag = cv2.IMREAD_GRAYSCALE if grayscale or variant != "raw" else cv2.IMREAD_COLOR
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if image is None:
+        raise SampleError("%s: cannot decode image %s (corrupt or not an image)" % (entry.where, entry.path))
+    if crop and entry.box is not None:
+        x, y, w, h = entry.box
+        ih, iw = image.shape[:2]
+        if x >= iw or y >= ih:
+            raise SampleError("%s: box (%d,%d,%d,%d) lies outside the %dx%d image"
+                              % ((entry.where,) + entry.box + (iw, ih)))
+        image = image[y:min(y + h, ih), x:min(x + w, iw)]
+    return apply_variant(image, variant)
+
+
+def apply_variant(image: np.ndarray, variant: str) -> np.ndarray:
+    """``raw`` as is; ``otsu``: Otsu threshold, dark text on white, small specks removed;
+    ``clahe``: contrast-limited adaptive histogram equalisation."""
+    if variant == "raw":
+        return image
+    if variant == "clahe":
+        return cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8)).apply(image)
+    if variant == "otsu":
+        _, binary = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        if np.count_nonzero(binary) < binary.size // 2:  # mostly black: light text on dark
+            binary = 255 - binary
+        kernel = np.ones((2, 2), np.uint8)
+        return cv2.morphologyEx(binary, cv2.MORPH_CLOSE, kernel)  # close white specks in ink
+    raise ValueError("unknown preprocessing variant %r (choose from %s)" % (variant, ", ".join(PREPROCESS_VARIANTS)))

@@ -1,0 +1,97 @@
+"""What the run ran on: CPU, memory, GPU and driver, Jetson model and L4T release, OS,
+Python, library versions, git commit. Reads /proc and the device tree, asks nvidia-smi if
+present; never fails: a missing piece is recorded as missing."""
+import os
+import platform
+import re
+import subprocess
+from typing import Any, Dict, List, Optional
+
+from bench.versions import package_versions
+
+RUNNER_PACKAGES = ("numpy", "opencv-python", "opencv-python-headless", "rapidfuzz", "PyYAML", "tqdm")
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace").strip("\x00\n ")
+    except OSError:
+        return None
+
+
+def _command(args: List[str], cwd: Optional[str] = None) -> Optional[str]:
+    try:
+        return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=cwd,
+                              timeout=10, check=True).stdout.decode().strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def cpu_model() -> str:
+    info = _read("/proc/cpuinfo") or ""
+    for key in ("model name", "Hardware", "Model"):
+        match = re.search(r"^%s\s*:\s*(.+)$" % key, info, re.M)
+        if match:
+            return match.group(1).strip()
+    return platform.processor() or platform.machine()
+
+
+def memory_gb() -> Optional[float]:
+    match = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo") or "", re.M)
+    return round(int(match.group(1)) / 2.0 ** 20, 2) if match else None
+
+
+def gpus() -> List[Dict[str, str]]:
+    out = _command(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                    "--format=csv,noheader"])
+    rows = [line.split(", ") for line in (out or "").splitlines() if line.strip()]
+    return [{"name": r[0], "driver": r[1], "memory": r[2]} for r in rows if len(r) == 3]
+
+
+def jetson() -> Optional[Dict[str, Optional[str]]]:
+    model = _read("/proc/device-tree/model")
+    release = _read("/etc/nv_tegra_release")
+    if not model and not release:
+        return None
+    return {"model": model, "l4t": release.splitlines()[0] if release else None}
+
+
+def os_name() -> str:
+    match = re.search(r'^PRETTY_NAME="?([^"\n]+)', _read("/etc/os-release") or "", re.M)
+    return match.group(1) if match else platform.platform()
+
+
+def git_commit(repo: str) -> Dict[str, Any]:
+    commit = _command(["git", "rev-parse", "HEAD"], cwd=repo)
+    dirty = _command(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo)
+    return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:48] or "device"
+
+
+def device_name(info: Dict[str, Any]) -> str:
+    """A folder name for the machine: the Jetson model, else the GPU, else the CPU."""
+    if info.get("jetson") and info["jetson"].get("model"):
+        return slug(info["jetson"]["model"].replace("NVIDIA ", ""))
+    if info.get("gpus"):
+        return slug(info["gpus"][0]["name"].replace("NVIDIA ", ""))
+    cpu = re.sub(r"\((R|TM)\)|CPU|Processor|@.*$|\d+-Core", " ", info["cpu"]["model"], flags=re.I)
+    return slug("cpu " + cpu)
+
+
+def fingerprint(repo: str) -> Dict[str, Any]:
+    return {
+        "hostname": platform.node(),
+        "cpu": {"model": cpu_model(), "cores": os.cpu_count(), "arch": platform.machine()},
+        "memory_gb": memory_gb(),
+        "gpus": gpus(),
+        "jetson": jetson(),
+        "os": os_name(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "packages": package_versions(RUNNER_PACKAGES),
+        "git": git_commit(repo),
+    }

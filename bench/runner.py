@@ -1,0 +1,246 @@
+"""The matrix runner: each engine x mode cell runs in its own worker process (its own Python
+environment if the suite names one), so a crash, a non-zero exit, a signal such as the
+out-of-memory killer's, or a timeout fails that cell alone, with the reason and the tail of
+its stderr, and the matrix goes on. Every sample is written and flushed as it arrives, so a
+killed run loses at most the sample in flight; ``resume`` redoes nothing already recorded.
+"""
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from tqdm import tqdm
+
+from bench import config as cfg
+from bench import fingerprint, metrics, results
+from bench.dataset import Entry, dataset_hashes, open_dataset
+from bench.summary import cell_summary, format_table
+from bench.worker import adapter_class
+
+STDERR_TAIL_LINES = 25
+
+
+def _resolve(path: str) -> str:
+    """A relative path from the working directory, else from the repository."""
+    if os.path.isabs(path) or os.path.exists(path):
+        return os.path.abspath(path)
+    return os.path.join(cfg.REPO, path)
+
+
+def _stderr_tail(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - 16384))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(line for line in lines[-STDERR_TAIL_LINES:])
+
+
+def _exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        name = signal.Signals(-returncode).name
+        hint = " (out of memory? see dmesg)" if name == "SIGKILL" else ""
+        return "worker killed by %s%s" % (name, hint)
+    return "worker exited with code %d" % returncode
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+class Run:
+    """One run folder being filled."""
+
+    def __init__(self, run_dir: str, meta: Dict[str, Any], entries: List[Entry], quiet: bool) -> None:
+        self.dir = run_dir
+        self.meta = meta
+        self.config = meta["config"]
+        self.entries = {e.sample_id: e for e in entries}
+        self.order = [e.sample_id for e in entries]
+        self.quiet = quiet
+        self.cells_path = os.path.join(run_dir, "cells.json")
+        self.cells_state: Dict[str, Dict[str, Any]] = results.read_json(self.cells_path, {})
+        self.samples_path = os.path.join(run_dir, "samples.csv")
+        self.done = results.done_keys(results.read_samples(self.samples_path))
+        self.log = results.SampleLog(self.samples_path)
+
+    # -- one cell -------------------------------------------------------------------------
+    def record(self, cell: cfg.Cell, event: Dict[str, Any]) -> None:
+        entry = self.entries[event["sample_id"]]
+        norm = self.config["normalize"]
+        c = metrics.counts(metrics.normalize(event["pred"], **norm), metrics.normalize(entry.text, **norm))
+        ms = lambda v: "" if v is None else "%.3f" % v  # noqa: E731
+        self.log.write({
+            "run_id": self.meta["run_id"], "device": self.meta["device"], "engine": cell.engine,
+            "mode": cell.mode, "sample_id": entry.sample_id, "pass": event["pass"], "gt": entry.text,
+            "pred": event["pred"], "correct": c.correct, "cer": "%.4f" % metrics.sample_cer(c),
+            "t_pre_ms": ms(event["t_pre_ms"]), "t_infer_ms": ms(event["t_infer_ms"]),
+            "t_total_ms": ms(event["t_total_ms"]), "error": " ".join(event["error"].split())})
+        self.done.add((cell.engine, cell.mode, event["pass"], entry.sample_id))
+
+    def run_cell(self, cell: cfg.Cell, todo: List[Tuple[int, str]]) -> Dict[str, Any]:
+        cls = adapter_class(cell.adapter)
+        if cell.mode not in cls.modes:
+            return {"status": "skipped", "reason": cls.mode_notes.get(cell.mode) or
+                    "%s has no %s mode" % (cell.engine, cell.mode)}
+        os.makedirs(os.path.join(self.dir, "logs"), exist_ok=True)
+        log_path = os.path.join(self.dir, "logs", "%s-%s.log" % (cell.engine, cell.mode))
+        spec = {"adapter": cell.adapter, "mode": cell.mode, "options": cell.options,
+                "dataset": self.meta["dataset"]["path"], "warmup": self.config["warmup"],
+                "image": {"grayscale": self.config["grayscale"], "crop": self.config["crop"],
+                          "variant": self.config["preprocess"]}, "todo": todo}
+        env = dict(os.environ, PYTHONUNBUFFERED="1", ORT_DISABLE_TELEMETRY="1",
+                   PYTHONPATH=os.pathsep.join(p for p in (cfg.REPO, os.environ.get("PYTHONPATH")) if p))
+        info: Dict[str, Any] = {"status": "failed", "reason": "", "started": time.time()}
+        with open(log_path, "ab") as log:
+            try:
+                proc = subprocess.Popen([cell.python, "-m", "bench.worker"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=log, cwd=cfg.REPO, env=env,
+                                        start_new_session=True)
+            except OSError as exc:
+                return dict(info, reason="cannot start %s: %s" % (cell.python, exc.strerror))
+        events: "queue.Queue[Optional[bytes]]" = queue.Queue()
+
+        def pump() -> None:
+            for line in proc.stdout:
+                events.put(line)
+            events.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        try:
+            proc.stdin.write(json.dumps(spec).encode())
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        bar = tqdm(total=self.config["warmup"] + len(todo), desc=cell.key, unit="img", leave=True,
+                   mininterval=1.0, disable=self.quiet, file=sys.stderr)
+        deadline = time.monotonic() + cell.timeout_s
+        timed_out = False
+        try:
+            while True:
+                try:
+                    line = events.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    timed_out = True
+                    break
+                if line is None:
+                    break
+                event = json.loads(line)
+                kind = event.pop("event")
+                if kind == "sample":
+                    self.record(cell, event)
+                    bar.update()
+                elif kind == "warmup":
+                    bar.update()
+                elif kind == "loaded":
+                    info.update(event)
+                elif kind == "skipped":
+                    info.update(status="skipped", reason=event["reason"])
+                elif kind == "done":
+                    info.update(status="ok", peak_rss_mb=event["peak_rss_mb"])
+        finally:
+            bar.close()
+            try:  # its output is closed: let it exit, within what is left of the timeout
+                proc.wait(timeout=0 if timed_out else max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            returncode = proc.wait()
+        info["ended"] = time.time()
+        tail = _stderr_tail(log_path)
+        if timed_out:
+            info.update(status="failed", reason="timed out after %g s (per-cell timeout_s)" % cell.timeout_s)
+        elif info["status"] not in ("ok", "skipped") or returncode != 0:
+            last = _last_line(tail)
+            info.update(status="failed", reason=_exit_reason(returncode) + (": " + last if last else ""))
+        if info["status"] == "failed":
+            info["stderr_tail"] = tail
+        return info
+
+    # -- the matrix -----------------------------------------------------------------------
+    def todo(self, cell: cfg.Cell) -> List[Tuple[int, str]]:
+        return [(p, sid) for p in range(self.config["passes"]) for sid in self.order
+                if (cell.engine, cell.mode, p, sid) not in self.done]
+
+    def summarize(self, cells: List[cfg.Cell]) -> List[Dict[str, Any]]:
+        rows: Dict[str, List[Dict[str, str]]] = {c.key: [] for c in cells}
+        for row in results.read_samples(self.samples_path):
+            rows.setdefault("%s/%s" % (row["engine"], row["mode"]), []).append(row)
+        summary = []
+        for cell in cells:
+            state = dict(self.cells_state.get(cell.key, {}))
+            cell_rows = rows[cell.key]
+            errors = [r["error"] for r in cell_rows if r["error"]]
+            if state.get("status") == "ok" and errors:
+                note = "%d of %d samples failed, first: %s" % (len(errors), len(cell_rows), errors[0])
+                state.update(status="failed" if len(errors) == len(cell_rows) else "ok", reason=note)
+            summary.append(cell_summary(cell.engine, cell.mode, state, cell_rows, self.config["normalize"]))
+        results.write_summary(os.path.join(self.dir, "summary.csv"), summary)
+        return summary
+
+    def execute(self) -> List[Dict[str, Any]]:
+        cells = cfg.cells(self.config, sys.executable)
+        for cell in cells:
+            status = self.cells_state.get(cell.key, {}).get("status")
+            if status == "skipped" or (status == "ok" and not self.todo(cell)):
+                continue
+            self.cells_state[cell.key] = self.run_cell(cell, self.todo(cell))
+            results.write_json(self.cells_path, self.cells_state)
+            self.summarize(cells)
+        self.log.close()
+        self.meta["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        results.write_json(os.path.join(self.dir, "run.json"), self.meta)
+        return self.summarize(cells)
+
+
+def start(config: Dict[str, Any], quiet: bool = False) -> Run:
+    """A new run folder, results/<device>/<run-id>/, with run.json written first."""
+    dataset = open_dataset(_resolve(config["dataset"]))
+    entries = dataset.entries[: config["limit"]] if config["limit"] else dataset.entries
+    info = fingerprint.fingerprint(cfg.REPO)
+    device = config["device"] or fingerprint.device_name(info)
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    run_dir = os.path.join(_resolve(config["results"]), device, run_id)
+    os.makedirs(run_dir)
+    warmup = dataset.warmup.sample_id if dataset.warmup else "first sample (no warmup.csv): " + entries[0].sample_id
+    meta = {"run_id": run_id, "device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "ended": None, "resumed": [], "fingerprint": info,
+            "dataset": dict({"path": dataset.manifest, "samples": len(entries), "warmup_image": warmup},
+                            **dataset_hashes(dataset)),
+            "config": config}
+    results.write_json(os.path.join(run_dir, "run.json"), meta)
+    return Run(run_dir, meta, entries, quiet)
+
+
+def resume(run_dir: str, quiet: bool = False) -> Run:
+    """Continue a run from its folder, with the config it was started with."""
+    meta = results.read_json(os.path.join(run_dir, "run.json"))
+    if meta is None:
+        raise cfg.ConfigError("%s: no run.json, not a run folder" % run_dir)
+    config = meta["config"]
+    dataset = open_dataset(meta["dataset"]["path"])
+    entries = dataset.entries[: config["limit"]] if config["limit"] else dataset.entries
+    meta["resumed"].append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    results.write_json(os.path.join(run_dir, "run.json"), meta)
+    return Run(run_dir, meta, entries, quiet)
+
+
+def latest_run(results_dir: str) -> Optional[str]:
+    """The run folder under results/<device>/ whose run.json was written last."""
+    found = [os.path.join(results_dir, d, r) for d in os.listdir(results_dir) if os.path.isdir(os.path.join(results_dir, d))
+             for r in os.listdir(os.path.join(results_dir, d))
+             if os.path.isfile(os.path.join(results_dir, d, r, "run.json"))] if os.path.isdir(results_dir) else []
+    return max(found, key=lambda p: os.path.getmtime(os.path.join(p, "run.json"))) if found else None
+
+
+def print_summary(run: Run, summary: List[Dict[str, Any]]) -> None:
+    print(format_table(summary))
+    print("\nresults: %s" % run.dir)

@@ -1,0 +1,63 @@
+"""Per-cell summary of a run: accuracy from the strings in samples.csv, latency from the
+timed samples (errors count as wrong readings and have no latency), and the cell's outcome."""
+import math
+from typing import Any, Dict, List
+
+import numpy as np
+
+from bench import metrics
+
+
+def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[str, str]],
+                 normalize: Dict[str, bool]) -> Dict[str, Any]:
+    norm = lambda s: metrics.normalize(s, **normalize)  # noqa: E731
+    scored, raw, token, times = [], [], [], {"t_pre_ms": [], "t_infer_ms": [], "t_total_ms": []}
+    errors = 0
+    for row in rows:
+        gt, pred = norm(row["gt"]), norm(row["pred"])
+        scored.append(metrics.counts(pred, gt))
+        raw.append(metrics.counts(row["pred"], row["gt"]))
+        token.append(metrics.code_token_counts(row["pred"], row["gt"]))
+        if row["error"]:
+            errors += 1
+            continue
+        for key in times:
+            times[key].append(float(row[key]))
+    out: Dict[str, Any] = {"engine": engine, "mode": mode, "status": info.get("status", "pending"),
+                           "reason": info.get("reason", ""), "n": len(rows), "n_errors": errors,
+                           "peak_rss_mb": info.get("peak_rss_mb"), "model_mb": info.get("model_mb"),
+                           "load_s": info.get("load_s")}
+    if rows:
+        out.update(metrics.corpus(scored))
+        out["strict_acc_raw"] = metrics.corpus(raw)["strict_acc"]
+        tok = metrics.corpus(token)
+        out["token_acc"], out["token_cer"] = tok["strict_acc"], tok["cer"]
+    total = np.array(times["t_total_ms"])
+    if total.size:
+        for key, values in times.items():
+            out[key] = float(np.mean(values))
+        p50, p90, p99 = np.percentile(total, [50, 90, 99])
+        out.update(t_total_p50_ms=float(p50), t_total_p90_ms=float(p90), t_total_p99_ms=float(p99),
+                   fps=1000.0 / float(np.mean(total)))
+    return out
+
+
+def _cell(value: Any, scale: float = 1.0, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return "%.*f" % (digits, float(value) * scale)
+
+
+def format_table(summary: List[Dict[str, Any]]) -> str:
+    """The end-of-run table for the terminal."""
+    header = ["engine", "mode", "status", "n", "acc%", "tok%", "CER%", "prec%", "rec%",
+              "p50 ms", "FPS", "RSS MB", "reason"]
+    lines = [header]
+    for r in summary:
+        lines.append([r["engine"], r["mode"], r["status"], str(r["n"]), _cell(r.get("strict_acc"), 100),
+                      _cell(r.get("token_acc"), 100), _cell(r.get("cer"), 100),
+                      _cell(r.get("char_precision"), 100), _cell(r.get("char_recall"), 100),
+                      _cell(r.get("t_total_p50_ms")), _cell(r.get("fps"), 1, 2),
+                      _cell(r.get("peak_rss_mb"), 1, 0), (r.get("reason") or "")[:70]])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)) + "  " + line[-1] for line in lines)

@@ -1,0 +1,133 @@
+"""One engine x mode cell, in its own process (``python -m bench.worker``), possibly in the
+engine's own Python environment.
+
+It reads the cell's spec (JSON) on stdin, loads the adapter, runs the warm-ups, then times
+each sample it is given and reports one JSON line per event on its original stdout; the
+engine's own prints are sent to stderr. It writes no file: the runner records everything,
+so a worker that crashes, hangs or is killed loses only the sample in flight.
+
+Events: ``skipped {reason}``, ``loaded {load_s, model_mb, env}``, ``warmup {i}``,
+``sample {pass, sample_id, pred, t_pre_ms, t_infer_ms, t_total_ms, error}``,
+``done {peak_rss_mb}``.
+
+Device side: Python 3.6 with numpy, OpenCV and the engine.
+"""
+import ctypes
+import importlib
+import json
+import os
+import platform
+import resource
+import signal
+import sys
+import time
+from typing import Any, Dict, Optional
+
+from adapters.base import ModeUnavailable, join_reading_order
+from bench.dataset import Entry, SampleError, decode, open_dataset, read_bytes
+from bench.versions import package_versions
+
+clock = time.perf_counter  # monotonic, highest resolution available
+
+
+def _protocol_stream():
+    """Keep the real stdout for events; point fd 1 (the engine's prints) at stderr."""
+    fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(fd, "w", buffering=1)
+
+
+def _die_with_parent() -> None:
+    """Linux: be killed when the runner dies, even by SIGKILL, so no orphan keeps running."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def adapter_class(spec: str):
+    """``package.module:Class`` -> the class."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name or "Adapter")
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process and of the largest child it waited for."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return (own + children) / 1024.0  # Linux reports KiB
+
+
+def measure(adapter, entry: Entry, image_opts: Dict[str, Any]) -> Dict[str, Any]:
+    """Time one sample by stage. Reading the file is outside the clock; decoding, cropping
+    and the preprocessing variant count as preprocessing."""
+    row = {"pred": "", "t_pre_ms": None, "t_infer_ms": None, "t_total_ms": None, "error": ""}
+    try:
+        data = read_bytes(entry)
+        t0 = clock()
+        inputs = adapter.preprocess(decode(data, entry, **image_opts))
+        t1 = clock()
+        words = adapter.infer(inputs)
+        adapter.synchronize()
+        t2 = clock()
+        row["pred"] = join_reading_order(words)
+        t3 = clock()
+    except SampleError as exc:
+        row["error"] = str(exc)
+        return row
+    except Exception as exc:  # the engine failed on this sample: record it, go on
+        row["error"] = "%s: %s: %s" % (entry.where, type(exc).__name__, exc)
+        return row
+    row.update(t_pre_ms=(t1 - t0) * 1e3, t_infer_ms=(t2 - t1) * 1e3, t_total_ms=(t3 - t0) * 1e3)
+    return row
+
+
+def environment(adapter) -> Dict[str, Any]:
+    names = tuple(adapter.packages) + ("numpy", "opencv-python", "opencv-python-headless")
+    versions = package_versions(names)
+    versions.update(adapter.versions())
+    return {"python": platform.python_version(), "executable": sys.executable, "packages": versions}
+
+
+def run(spec: Dict[str, Any], send) -> None:
+    adapter = adapter_class(spec["adapter"])()
+    started = clock()
+    try:
+        adapter.load(spec["mode"], spec.get("options") or {})
+    except ModeUnavailable as exc:
+        send(event="skipped", reason=str(exc))
+        return
+    model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
+    send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter))
+
+    dataset = open_dataset(spec["dataset"])
+    by_id = {e.sample_id: e for e in dataset.entries}
+    image_opts = spec["image"]
+    warm: Optional[Entry] = dataset.warmup or (dataset.entries[0] if dataset.entries else None)
+    for i in range(spec["warmup"] if warm else 0):
+        result = measure(adapter, warm, image_opts)
+        if result["error"]:
+            raise RuntimeError("warm-up failed: " + result["error"])
+        send(event="warmup", i=i)
+    for pass_index, sample_id in spec["todo"]:
+        send(event="sample", sample_id=sample_id, **{"pass": pass_index},
+             **measure(adapter, by_id[sample_id], image_opts))
+    send(event="done", peak_rss_mb=peak_rss_mb())
+    adapter.close()
+
+
+def main() -> None:
+    _die_with_parent()
+    spec = json.load(sys.stdin)
+    stream = _protocol_stream()
+
+    def send(**event: Any) -> None:
+        stream.write(json.dumps(event) + "\n")
+
+    run(spec, send)
+    stream.flush()
+
+
+if __name__ == "__main__":
+    main()

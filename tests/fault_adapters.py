@@ -1,0 +1,47 @@
+"""Adapters that misbehave on purpose, for the runner's fault tests."""
+import os
+import time
+
+from adapters.base import Adapter, ModeUnavailable, Word
+
+
+class Echo(Adapter):
+    """Reads every image as the same text, a little slowly: a stand-in engine whose
+    output is known, for the kill-and-resume test."""
+
+    modes = ("cpu", "gpu")
+
+    def load(self, mode, options):
+        if mode == "gpu":
+            raise ModeUnavailable("echo has no GPU here")
+        self.text = options.get("text", "LOT 123")
+        self.delay = float(options.get("delay", 0.0))
+
+    def infer(self, inputs):
+        time.sleep(self.delay)
+        return [Word(self.text, (0, 0, 10, 10), 1.0)]
+
+
+class Crash(Echo):
+    """Dies in native code's way: the process ends with no Python exception."""
+
+    def infer(self, inputs):
+        os.write(2, b"fatal: simulated engine crash\n")
+        os._exit(3)
+
+
+class Segfault(Echo):
+    def infer(self, inputs):
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+class Hang(Echo):
+    def infer(self, inputs):
+        time.sleep(3600)
+
+
+class RaiseEverySample(Echo):
+    def infer(self, inputs):
+        raise ValueError("cannot read this")

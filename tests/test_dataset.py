@@ -1,0 +1,100 @@
+"""Manifest loading: clear errors naming file and row; bad rows become bad samples."""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from bench.dataset import (ManifestError, SampleError, apply_variant, decode, open_dataset,
+                           read_bytes, read_manifest)
+
+
+def manifest(tmp_path, text, name="manifest.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def image(tmp_path, name="a.png", value=200, size=(40, 80)):
+    pixels = np.full(size, value, np.uint8)
+    pixels[10:30, 10:70] = 20  # a dark "code" on a light label
+    cv2.imwrite(str(tmp_path / name), pixels)
+
+
+def test_missing_text_column_names_the_file(tmp_path):
+    path = manifest(tmp_path, "image,label\na.png,X\n")
+    with pytest.raises(ManifestError, match=r"manifest\.csv.*lacks column\(s\) text"):
+        read_manifest(path)
+
+
+def test_partial_box_columns_and_extra_fields_are_rejected(tmp_path):
+    with pytest.raises(ManifestError, match="all of x,y,w,h"):
+        read_manifest(manifest(tmp_path, "image,text,x,y\na.png,X,1,2\n"))
+    with pytest.raises(ManifestError, match="row 3: 1 field"):
+        read_manifest(manifest(tmp_path, "image,text\na.png,X\nb.png,Y,extra\n"))
+
+
+def test_bad_rows_become_samples_with_a_problem(tmp_path):
+    entries = read_manifest(manifest(tmp_path, "image,text,x,y,w,h\n"
+                                               "a.png,A,1,2,0,5\n"
+                                               "b.png,B,x,2,3,4\n"
+                                               "c.png,C,,,,\n"))
+    assert "row 2: box has zero or negative size" in entries[0].problem
+    assert "row 3: box x,y,w,h must be four numbers" in entries[1].problem
+    assert entries[2].problem == "" and entries[2].box is None
+    with pytest.raises(SampleError, match="row 2"):
+        read_bytes(entries[0])
+
+
+def test_missing_and_corrupt_images_name_file_and_row(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    entries = read_manifest(manifest(tmp_path, "image,text\nnone.png,A\nbad.jpg,B\n"))
+    with pytest.raises(SampleError, match=r"row 2: cannot read image .*none\.png"):
+        read_bytes(entries[0])
+    with pytest.raises(SampleError, match=r"row 3: cannot decode image .*bad\.jpg"):
+        decode(read_bytes(entries[1]), entries[1])
+
+
+def test_crop_to_box_grayscale_and_duplicate_ids(tmp_path):
+    image(tmp_path)
+    entries = read_manifest(manifest(tmp_path, "image,text,x,y,w,h\na.png,A,10,10,60,20\na.png,A,0,0,500,500\n"))
+    assert [e.sample_id for e in entries] == ["a.png", "a.png#1"]
+    crop = decode(read_bytes(entries[0]), entries[0])
+    assert crop.shape == (20, 60) and int(crop.max()) == 20
+    clipped = decode(read_bytes(entries[1]), entries[1])  # box past the edge is clipped
+    assert clipped.shape == (40, 80)
+    color = decode(read_bytes(entries[0]), entries[0], grayscale=False)
+    assert color.shape == (20, 60, 3)
+
+
+def test_otsu_gives_dark_text_on_white_whatever_the_polarity():
+    light_on_dark = np.full((30, 60), 30, np.uint8)
+    light_on_dark[10:20, 5:55] = 220
+    out = apply_variant(light_on_dark, "otsu")
+    assert set(np.unique(out)) <= {0, 255}
+    assert out[0, 0] == 255 and out[15, 30] == 0
+    assert apply_variant(light_on_dark, "clahe").shape == light_on_dark.shape
+    with pytest.raises(ValueError, match="unknown preprocessing variant"):
+        apply_variant(light_on_dark, "sharpen")
+
+
+def test_embedded_dataset_is_complete_and_has_a_separate_warmup_frame():
+    from tests.conftest import EMBEDDED
+
+    data = open_dataset(EMBEDDED)
+    assert len(data.entries) >= 200
+    assert all(e.box is not None and not e.problem and os.path.isfile(e.path) for e in data.entries)
+    assert data.warmup is not None
+    assert data.warmup.path not in {e.path for e in data.entries}
+
+
+def test_real_plate_dataset_reads_without_boxes():
+    from tests.conftest import REPO
+
+    plates = os.path.join(os.path.dirname(REPO), "shared", "datasets", "openalpr-us-plates")
+    if not os.path.isdir(plates):
+        pytest.skip("../shared/datasets/openalpr-us-plates is not beside this checkout")
+    data = open_dataset(plates)
+    assert len(data.entries) == 741 and data.warmup is None
+    first = data.entries[0]
+    assert first.box is None and decode(read_bytes(first), first).ndim == 2

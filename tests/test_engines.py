@@ -1,0 +1,55 @@
+"""The real engines, with their real offline weights, on a few images."""
+import csv
+import os
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from adapters.base import join_reading_order
+from bench import metrics
+from bench.synth import FONT_ROOT
+from bench.worker import adapter_class
+from tests.conftest import EMBEDDED, bench, run_folder
+
+
+@pytest.fixture(scope="module")
+def clean_label():
+    """A sharp, high-contrast two-line label every engine should read."""
+    font = ImageFont.truetype(os.path.join(FONT_ROOT, "truetype/dejavu/DejaVuSansMono-Bold.ttf"), 40)
+    image = Image.new("L", (460, 130), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((16, 12), "LOT 2215029520", font=font, fill=0)
+    draw.text((16, 70), "EXP 08/2023", font=font, fill=0)
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize("engine", ["easyocr", "paddleocr", "tesseract"])
+def test_engine_reads_a_clean_label_on_cpu(engine, clean_label):
+    adapter = adapter_class("adapters.%s:Adapter" % engine)()
+    adapter.load("cpu", {})
+    try:
+        text = join_reading_order(adapter.infer(adapter.preprocess(clean_label)))
+    finally:
+        adapter.close()
+    assert metrics.normalize(text, casefold=True) == "LOT2215029520EXP08/2023", text  # EasyOCR: "LOt"
+    assert all(os.path.isfile(f) for f in adapter.model_files()) and adapter.model_files()
+
+
+def test_default_suite_on_embedded_images(tmp_path):
+    """`make bench` in miniature: real rows on the CPU, reasons for the rest."""
+    proc = bench("--dataset", EMBEDDED, "--limit", 3, "--warmup", 1, "--results", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    folder = run_folder(tmp_path)
+    with open(os.path.join(folder, "summary.csv")) as f:
+        rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
+    assert len(rows) == 12
+    for engine in ("easyocr", "paddleocr", "tesseract"):
+        cpu = rows[(engine, "cpu")]
+        assert cpu["status"] == "ok", cpu["reason"]
+        assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1
+        assert 0 <= float(cpu["cer"]) and float(cpu["peak_rss_mb"]) > 50
+    for key, row in rows.items():
+        if key[1] != "cpu":
+            assert row["status"] in ("skipped", "ok"), row
+            assert row["status"] == "ok" or row["reason"], row
