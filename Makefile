@@ -3,16 +3,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 REQS   := env/requirements-runner.txt env/requirements-easyocr.txt env/requirements-paddleocr.txt \
-          env/requirements-dev.txt
+          env/requirements-report.txt env/requirements-dev.txt
 ARGS   ?=
 
-.PHONY: bench test system deps dataset clean-venv
+REPORT_FROM ?= results
+REPORT_OUT  ?= reports/latest
+
+.PHONY: bench test report report-benchmark system deps dataset clean-venv
 
 bench: deps  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run $(ARGS)
 
 test: deps  ## the test suite (real engines on a few images, fault tests)
 	$(BIN)/python -m pytest $(ARGS)
+
+report: deps  ## a markdown report from every run under results/ (ARGS="--alias DEVICE=Nano ...")
+	$(BIN)/python -m bench.report $(REPORT_FROM) --out $(REPORT_OUT) $(ARGS)
+
+report-benchmark: deps  ## time a report over 100,000 sample rows; appends to results/benchmarks/
+	$(BIN)/python -m bench.report.benchmark $(ARGS)
 
 dataset: deps  ## regenerate the embedded dataset (byte-identical with the pinned env)
 	$(BIN)/python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200

@@ -1,0 +1,162 @@
+"""Assembles ``report.md`` with its tables (also as CSV and LaTeX) and plots."""
+import datetime
+import os
+from typing import Dict, List, Optional
+
+import pandas as pd
+
+from bench.report import checks, plots, scores, stats, tables
+from bench.report.load import Results, cell_label
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PUBLISHED = os.path.join(REPO, "reports", "published")
+REFERENCE_NOTE = ("† Published figures (%s), shown for context: their datasets are real product-code "
+                  "photographs, not ours, so they are not a like-for-like comparison.")
+
+
+def read_references(path: Optional[str]) -> pd.DataFrame:
+    if not path:
+        return pd.DataFrame(columns=["engine", "label", "device", "mode", "strict_acc_pct", "cer_pct",
+                                     "char_precision_pct", "char_recall_pct", "ms_per_sample", "fps", "source"])
+    return pd.read_csv(path)
+
+
+def _paired(scored: pd.DataFrame, summary: pd.DataFrame, hashes: Dict[str, str]) -> pd.DataFrame:
+    """McNemar tests for cells that read the same samples of the same dataset: within an
+    engine across modes and devices, and across engines within a device and mode."""
+    ok = summary[summary["status"] == "ok"]
+    keyed = scored.assign(key=scored["sample_id"] + "#" + scored["pass"].astype(str),
+                          dataset=scored["run_id"].map(hashes))
+    series = {(e, m, d): g.set_index("key")["correct"] for (e, m, d), g in keyed.groupby(["engine", "mode", "device"])}
+    datasets = {(e, m, d): set(g["dataset"]) for (e, m, d), g in keyed.groupby(["engine", "mode", "device"])}
+    cells = [(r.engine, r.mode, r.device) for r in ok.itertuples() if (r.engine, r.mode, r.device) in series]
+    rows = []
+    for i, a in enumerate(cells):
+        for b in cells[i + 1:]:
+            same_engine = a[0] == b[0]
+            same_setting = a[1:] == b[1:]
+            if not (same_engine or same_setting) or datasets[a] != datasets[b]:
+                continue
+            test = stats.mcnemar(series[a], series[b])
+            if test is None:
+                continue
+            rows.append({"A": "%s %s" % (a[0], cell_label(a[2], a[1])), "B": "%s %s" % (b[0], cell_label(b[2], b[1])),
+                         "shared samples": test["n"], "only A right": test["only_a"],
+                         "only B right": test["only_b"], "p (McNemar)": "%.3g" % test["p"],
+                         "differs beyond chance (p < 0.05)": "yes" if test["p"] < 0.05 else "no"})
+    return pd.DataFrame(rows)
+
+
+def _provenance(results: Results) -> List[str]:
+    lines = []
+    for run in results.runs:
+        m = run.meta
+        fp = m.get("fingerprint", {})
+        cpu = fp.get("cpu", {})
+        gpus = ", ".join("%s (driver %s)" % (g.get("name"), g.get("driver")) for g in fp.get("gpus") or []) or "none"
+        jetson = fp.get("jetson") or {}
+        git = fp.get("git") or {}
+        data = m.get("dataset", {})
+        lines += ["### %s — run %s" % (run.label, m["run_id"]), "",
+                  "- device: `%s`%s; CPU %s (%s cores, %s); memory %s GB; GPU: %s"
+                  % (m["device"], ", %s, %s" % (jetson.get("model"), jetson.get("l4t")) if jetson else "",
+                     cpu.get("model"), cpu.get("cores"), cpu.get("arch"), fp.get("memory_gb"), gpus),
+                  "- OS %s, kernel %s, Python %s; runner packages: %s"
+                  % (fp.get("os"), fp.get("kernel"), fp.get("python"),
+                     ", ".join("%s %s" % kv for kv in sorted((fp.get("packages") or {}).items()))),
+                  "- harness commit `%s`%s; started %s, ended %s"
+                  % (git.get("commit"), " (uncommitted changes)" if git.get("dirty") else "", m.get("started"), m.get("ended")),
+                  "- dataset `%s`: %s samples, manifest sha256 `%s`, content sha256 `%s`; warm-up: %s"
+                  % (data.get("path"), data.get("samples"), (data.get("manifest_sha256") or "")[:16],
+                     (data.get("content_sha256") or "")[:16], data.get("warmup_image")),
+                  "- settings: preprocess `%s`, grayscale %s, crop %s, warm-up %s, passes %s, normalise %s"
+                  % tuple(m["config"].get(k) for k in ("preprocess", "grayscale", "crop", "warmup", "passes", "normalize"))]
+        for key, cell in sorted((m.get("cells") or {}).items()):
+            env = cell.get("env") or {}
+            if env:
+                lines.append("- %s: Python %s, %s" % (key, env.get("python"), ", ".join(
+                    "%s %s" % kv for kv in sorted((env.get("packages") or {}).items()))))
+        lines.append("")
+    return lines
+
+
+def write(results: Results, out: str, references_path: Optional[str], order: Optional[List[str]],
+          title: str) -> str:
+    """Write the report folder; return report.md's path."""
+    os.makedirs(os.path.join(out, "tables"), exist_ok=True)
+    summary = results.summary
+    devices = list(dict.fromkeys(run.label for run in results.runs))
+    engines = list(dict.fromkeys(summary["engine"]))
+    references = read_references(references_path)
+    normalize = {run.meta["run_id"]: run.meta["config"].get("normalize", {}) for run in results.runs}
+    hashes = {run.meta["run_id"]: run.meta["dataset"].get("content_sha256") for run in results.runs}
+    scored = scores.score(results.samples, normalize)
+    intervals = {key: stats.bootstrap(group) for key, group in scored.groupby(["engine", "mode", "device"])}
+    ok = summary[summary["status"] == "ok"]
+    source = references["source"].iloc[0] if not references.empty else ""
+
+    md = ["# %s" % title, "",
+          "Generated %s from %d run(s) on %s. Metrics are defined in the harness README; "
+          "intervals are 95%% percentile-bootstrap intervals over samples (%d resamples)."
+          % (datetime.date.today().isoformat(), len(results.runs), ", ".join(devices), stats.BOOTSTRAP), ""]
+    warns = checks.warnings(results, summary, references)
+    md += ["## Warnings", ""] + (["- " + w for w in warns] if warns else ["None."]) + [""]
+
+    md += ["## Results per engine", ""]
+    for engine in engines:
+        table = tables.engine_table(summary, references, engine, order, devices)
+        if table.empty:
+            md += ["### %s" % engine, "", "No cell ran (see warnings).", ""]
+            continue
+        table.to_csv(os.path.join(out, "tables", "%s.csv" % engine), index_label="metric")
+        text = tables.formatted(table)
+        with open(os.path.join(out, "tables", "%s.tex" % engine), "w") as f:
+            f.write(tables.to_latex(text, "%s: measured and published results" % engine))
+        md += ["### %s" % engine, "", tables.to_markdown(text), ""]
+        if any(c.endswith(tables.REFERENCE_MARK) for c in table.columns):
+            md += [REFERENCE_NOTE % source, ""]
+
+    cells = tables.cells_table(summary, intervals)
+    cells.to_csv(os.path.join(out, "tables", "cells.csv"), index=False)
+    with open(os.path.join(out, "tables", "cells.tex"), "w") as f:
+        f.write(tables.to_latex(cells.drop(columns=["Reason"]), "All cells", index=False))
+    md += ["## All cells", "", tables.to_markdown(cells, index=False), ""]
+
+    paired = _paired(scored, summary, hashes)
+    md += ["## Paired comparisons", "",
+           "Cells that read the same samples of the same dataset, compared sample by sample with "
+           "McNemar's exact test (no correction for the number of comparisons).", ""]
+    if paired.empty:
+        md += ["No two cells share samples.", ""]
+    else:
+        paired.to_csv(os.path.join(out, "tables", "paired.csv"), index=False)
+        md += [tables.to_markdown(paired, index=False), ""]
+
+    ok_scored = scored[scored[["engine", "mode", "device"]].apply(tuple, axis=1).isin(
+        set(zip(ok["engine"], ok["mode"], ok["device"])))]
+    per_engine = {e: scores.top_confusions(scores.confusions(g)) for e, g in ok_scored.groupby("engine", sort=False)}
+    pngs = plots.save_all(ok, references, per_engine, engines, devices, out)
+    md += ["## Plots", "",
+           "![Throughput](%s)" % os.path.basename(pngs["throughput"]), "",
+           "![Accuracy against latency](%s)" % os.path.basename(pngs["accuracy_latency"]), "",
+           "Points on the dashed line are not beaten by any cell that is both faster and more accurate.", "",
+           "![Character confusions](%s)" % os.path.basename(pngs["confusions"]), ""]
+    md += ["## Character confusions", "", "Most frequent substitutions (true → read), all cells of each engine.", ""]
+    for engine, pairs in per_engine.items():
+        md.append("- **%s**: %s" % (engine, ", ".join("`%s`→`%s` %d" % p for p in pairs) or "none"))
+    md.append("")
+
+    fots = os.path.join(os.path.dirname(references_path or PUBLISHED), "fots-backbones-nano.csv")
+    if references_path and os.path.isfile(fots):
+        ref = pd.read_csv(fots)
+        md += ["## Published: FOTS backbones on a Jetson Nano", "",
+               tables.to_markdown(ref.drop(columns=["source"]).rename(columns={
+                   "backbone": "Backbone", "memory_gb": "Memory (GB)", "s_per_image": "s per image",
+                   "string_acc_pct": "String acc. (%)", "char_acc_pct": "Char. acc. (%)"}), index=False), "",
+               "Source: %s. Published figures on the reference's own dataset." % ref["source"].iloc[0], ""]
+
+    md += ["## Provenance", ""] + _provenance(results)
+    path = os.path.join(out, "report.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(md))
+    return path

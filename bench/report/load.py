@@ -1,0 +1,130 @@
+"""Reading result folders (``results/<device>/<run-id>/``), read-only, with clear messages
+for folders that are not runs, come from another version of the harness, or lack columns."""
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+import pandas as pd
+
+SAMPLE_NEEDS = ["engine", "mode", "sample_id", "pass", "gt", "pred", "t_pre_ms", "t_infer_ms",
+                "t_total_ms", "error"]
+SUMMARY_NEEDS = ["engine", "mode", "status", "reason", "n"]
+MODE_ORDER = ["cpu", "gpu", "trt", "trt-fp32", "trt-fp16", "trt-int8"]
+MODE_LABELS = {"cpu": "CPU", "gpu": "GPU", "trt": "TRT", "trt-fp32": "TRT FP32",
+               "trt-fp16": "TRT FP16", "trt-int8": "TRT INT8", "onnx-cpu": "ONNX CPU"}
+
+
+class ReportError(Exception):
+    """A result folder cannot be used; the message names it and says why."""
+
+
+@dataclass
+class Run:
+    folder: str
+    meta: dict
+    label: str  # the device's name in the report
+    samples: pd.DataFrame
+    summary: pd.DataFrame
+
+
+@dataclass
+class Results:
+    runs: List[Run]
+    notes: List[str] = field(default_factory=list)  # what loading had to decide, for the reader
+
+    @property
+    def samples(self) -> pd.DataFrame:
+        return pd.concat([r.samples for r in self.runs], ignore_index=True)
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return pd.concat([r.summary for r in self.runs], ignore_index=True)
+
+
+def find_runs(paths: List[str]) -> List[str]:
+    """Every folder holding a run.json, under the given folders (or the folders themselves)."""
+    found = []
+    for path in paths:
+        if not os.path.exists(path):
+            raise ReportError("%s: no such file or folder" % path)
+        if os.path.isfile(os.path.join(path, "run.json")):
+            found.append(path)
+            continue
+        for dirpath, dirnames, files in os.walk(path):
+            dirnames.sort()
+            if "run.json" in files:
+                found.append(dirpath)
+                dirnames[:] = []
+    if not found:
+        raise ReportError("no result folder (with run.json) under %s" % ", ".join(paths))
+    return found
+
+
+TEXT_COLUMNS = {"run_id", "device", "engine", "mode", "sample_id", "gt", "pred", "error", "status", "reason"}
+
+
+def _read_csv(path: str, needs: List[str], what: str) -> pd.DataFrame:
+    """Every column as text, then the numeric ones as numbers (empty cells: NaN)."""
+    if not os.path.isfile(path):
+        raise ReportError("%s: missing; is this a finished run of this harness?" % path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ReportError("%s: unreadable %s (%s)" % (path, what, exc))
+    missing = [c for c in needs if c not in frame.columns]
+    if missing:
+        raise ReportError("%s: lacks column(s) %s; written by another version of the harness? "
+                          "(has: %s)" % (path, ", ".join(missing), ", ".join(frame.columns)))
+    for column in frame.columns:
+        if column not in TEXT_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+    return frame
+
+
+def load_run(folder: str, aliases: Dict[str, str]) -> Run:
+    try:
+        with open(os.path.join(folder, "run.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ReportError("%s: unreadable run.json (%s)" % (folder, exc))
+    for key in ("run_id", "device", "dataset", "config"):
+        if key not in meta:
+            raise ReportError("%s/run.json: lacks %r; written by another version of the harness?" % (folder, key))
+    cells_json = os.path.join(folder, "cells.json")
+    if os.path.isfile(cells_json):  # each cell's environment, for the provenance section
+        with open(cells_json, encoding="utf-8") as f:
+            meta["cells"] = json.load(f)
+    label = aliases.get(meta["device"], meta["device"])
+    samples = _read_csv(os.path.join(folder, "samples.csv"), SAMPLE_NEEDS, "samples")
+    summary = _read_csv(os.path.join(folder, "summary.csv"), SUMMARY_NEEDS, "summary")
+    for frame in (samples, summary):
+        frame["device"] = label
+        frame["run_id"] = meta["run_id"]
+    return Run(folder, meta, label, samples, summary)
+
+
+def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
+    """All runs under the paths. Where two runs of one device cover the same engine x mode,
+    the later run's cell is kept and a note says so."""
+    runs = sorted((load_run(f, aliases or {}) for f in find_runs(paths)),
+                  key=lambda r: (r.meta.get("started") or "", r.meta["run_id"]))
+    notes = []
+    seen: Dict[tuple, str] = {}
+    for run in reversed(runs):  # newest first: it wins
+        keep = []
+        for engine, mode, status in zip(run.summary["engine"], run.summary["mode"], run.summary["status"]):
+            key = (run.label, engine, mode)
+            keep.append(key not in seen)
+            if key in seen and status != "skipped":
+                notes.append("%s %s/%s: run %s superseded by the later run %s"
+                             % (run.label, engine, mode, run.meta["run_id"], seen[key]))
+            seen.setdefault(key, run.meta["run_id"])
+        run.summary = run.summary[keep].reset_index(drop=True)
+        cells = set(zip(run.summary["engine"], run.summary["mode"]))
+        run.samples = run.samples[[c in cells for c in zip(run.samples["engine"], run.samples["mode"])]]
+    return Results(runs, notes)
+
+
+def cell_label(device: str, mode: str) -> str:
+    return "%s %s" % (device, MODE_LABELS.get(mode, mode))

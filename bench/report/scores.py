@@ -1,0 +1,42 @@
+"""Per-row counts recomputed from the strings in samples.csv, with each run's own
+normalisation (so runs of different settings are each scored as they were recorded), and
+character confusions from the edit operations."""
+from collections import Counter
+from typing import Dict
+
+import pandas as pd
+from rapidfuzz.distance import Levenshtein
+
+from bench import metrics
+
+COUNT_COLUMNS = ["correct", "edits", "gt_len", "pred_len", "overlap"]
+
+
+def score(samples: pd.DataFrame, normalize_by_run: Dict[str, dict]) -> pd.DataFrame:
+    """samples plus the metrics.Counts columns and the normalised strings."""
+    out = samples.drop(columns=[c for c in COUNT_COLUMNS if c in samples.columns])
+    gts, preds, rows = [], [], []
+    for run_id, gt, pred in zip(out["run_id"], out["gt"], out["pred"]):
+        norm = normalize_by_run.get(run_id, {})
+        g, p = metrics.normalize(gt, **norm), metrics.normalize(pred, **norm)
+        gts.append(g)
+        preds.append(p)
+        rows.append(metrics.counts(p, g))
+    out["gt_norm"], out["pred_norm"] = gts, preds
+    counts = pd.DataFrame(rows, columns=COUNT_COLUMNS, index=out.index)
+    return pd.concat([out, counts], axis=1)
+
+
+def confusions(scored: pd.DataFrame) -> Counter:
+    """(true character, read character) -> how often one was substituted for the other."""
+    found: Counter = Counter()
+    for gt, pred in zip(scored["gt_norm"], scored["pred_norm"]):
+        for op in Levenshtein.editops(gt, pred):
+            if op.tag == "replace":
+                found[(gt[op.src_pos], pred[op.dest_pos])] += 1
+    return found
+
+
+def top_confusions(found: Counter, k: int = 12) -> list:
+    return [(a, b, n) for (a, b), n in found.most_common(k)]
+

@@ -1,0 +1,108 @@
+"""The report's tables, as numeric DataFrames (written as CSV) and formatted text (markdown
+and LaTeX booktabs)."""
+from typing import Dict, List, Optional
+
+import pandas as pd
+
+from bench.report.load import MODE_LABELS, MODE_ORDER, cell_label
+
+REFERENCE_MARK = "†"
+# (row label, summary.csv column, scale, reference column, decimals)
+ENGINE_ROWS = [
+    ("Strict accuracy (%)", "strict_acc", 100, "strict_acc_pct", 2),
+    ("CER (%)", "cer", 100, "cer_pct", 2),
+    ("Char. precision (%)", "char_precision", 100, "char_precision_pct", 2),
+    ("Char. recall (%)", "char_recall", 100, "char_recall_pct", 2),
+    ("Preprocess (ms)", "t_pre_ms", 1, None, 1),
+    ("OCR (ms)", "t_infer_ms", 1, None, 1),
+    ("Per sample (ms)", "t_total_ms", 1, "ms_per_sample", 1),
+    ("Throughput (FPS)", "fps", 1, "fps", 2),
+    ("Peak memory (MB)", "peak_rss_mb", 1, None, 0),
+]
+DECIMALS = {label: d for label, _, _, _, d in ENGINE_ROWS}
+
+
+def column_order(cells: pd.DataFrame, order: Optional[List[str]], devices: List[str]) -> List[str]:
+    """Columns as the user orders them (``--order``), else by mode, then device."""
+    labels = [cell_label(d, m) for d, m in zip(cells["device"], cells["mode"])]
+    if order:
+        rank = {label: i for i, label in enumerate(order)}
+        return sorted(set(labels), key=lambda l: (rank.get(l, len(rank)), l))
+    mode_rank = lambda m: MODE_ORDER.index(m) if m in MODE_ORDER else len(MODE_ORDER)  # noqa: E731
+    pairs = sorted(set(zip(cells["device"], cells["mode"])),
+                   key=lambda p: (mode_rank(p[1]), devices.index(p[0]) if p[0] in devices else len(devices)))
+    return [cell_label(d, m) for d, m in pairs]
+
+
+def engine_table(summary: pd.DataFrame, references: pd.DataFrame, engine: str,
+                 order: Optional[List[str]], devices: List[str]) -> pd.DataFrame:
+    """Rows: the published metrics; columns: this engine's ok cells, then its published ones."""
+    cells = summary[(summary["engine"] == engine) & (summary["status"] == "ok")]
+    columns: Dict[str, list] = {}
+    for label in column_order(cells, order, devices):
+        row = cells[[cell_label(d, m) == label for d, m in zip(cells["device"], cells["mode"])]].iloc[0]
+        columns[label] = [row.get(col) * scale if pd.notna(row.get(col)) else None
+                          for _, col, scale, _, _ in ENGINE_ROWS]
+    for _, ref in references[references["engine"] == engine].iterrows():
+        columns[ref["label"] + REFERENCE_MARK] = [ref[rcol] if rcol else None for _, _, _, rcol, _ in ENGINE_ROWS]
+    return pd.DataFrame(columns, index=[label for label, _, _, _, _ in ENGINE_ROWS], dtype=float)
+
+
+def _interval(value, lo, hi, scale: float, decimals: int) -> str:
+    if pd.isna(value):
+        return "–"
+    text = "%.*f" % (decimals, value * scale)
+    if lo is not None and pd.notna(lo):
+        text += " [%.*f, %.*f]" % (decimals, lo * scale, decimals, hi * scale)
+    return text
+
+
+def cells_table(summary: pd.DataFrame, intervals: Dict[tuple, dict]) -> pd.DataFrame:
+    """One row per engine x mode x device, every status, with 95% intervals."""
+    rows = []
+    for _, r in summary.iterrows():
+        ci = intervals.get((r["engine"], r["mode"], r["device"]), {})
+        rows.append({
+            "Engine": r["engine"], "Device": r["device"], "Mode": MODE_LABELS.get(r["mode"], r["mode"]),
+            "Status": r["status"], "n": int(r["n"]),
+            "Strict acc. % [95% CI]": _interval(r.get("strict_acc"), ci.get("acc_lo"), ci.get("acc_hi"), 100, 1),
+            "CER % [95% CI]": _interval(r.get("cer"), ci.get("cer_lo"), ci.get("cer_hi"), 100, 1),
+            "p50 ms [95% CI]": _interval(r.get("t_total_p50_ms"), ci.get("p50_lo"), ci.get("p50_hi"), 1, 1),
+            "FPS": _interval(r.get("fps"), None, None, 1, 2),
+            "Peak MB": _interval(r.get("peak_rss_mb"), None, None, 1, 0),
+            "Reason": r.get("reason") or "",
+        })
+    return pd.DataFrame(rows)
+
+
+def formatted(table: pd.DataFrame) -> pd.DataFrame:
+    """An engine table as text: each row with its decimals, '–' where there is no value."""
+    out = table.copy().astype(object)
+    for label in table.index:
+        out.loc[label] = ["–" if pd.isna(v) else "%.*f" % (DECIMALS.get(label, 2), v) for v in table.loc[label]]
+    return out
+
+
+def to_markdown(table: pd.DataFrame, index: bool = True) -> str:
+    return table.to_markdown(index=index, disable_numparse=True)
+
+
+def to_latex(table: pd.DataFrame, caption: str, index: bool = True) -> str:
+    """A booktabs table for the paper."""
+    escaped = table.copy()
+    escaped.columns = [_tex(str(c)) for c in escaped.columns]
+    escaped.index = [_tex(str(i)) for i in escaped.index]
+    escaped = escaped.map(lambda v: _tex(str(v)))
+    styler = escaped.style
+    if not index:
+        styler = styler.hide(axis="index")
+    return styler.to_latex(hrules=True, caption=_tex(caption), position="htbp", column_format=None)
+
+
+_TEX = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "_": r"\_", "#": r"\#", "$": r"\$",
+        "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+        "†": r"$^\dagger$", "–": "--"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in text)

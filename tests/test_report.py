@@ -1,0 +1,155 @@
+"""The reporter, on result folders made by real harness runs on a few images."""
+import csv
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bench.report import checks, plots, stats
+from tests.conftest import REPO, bench, write_suite
+
+TESSERACT = {"modes": ["cpu", "gpu"]}
+ECHO = {"adapter": "tests.fault_adapters:Echo", "modes": ["cpu", "gpu"], "options": {"text": "LOT 123"}}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, small_dataset):
+    """Two 'devices' that ran the same six images, and a third on three other images."""
+    root = tmp_path_factory.mktemp("results")
+    suite = write_suite(root / "suite.json", {"tesseract": TESSERACT, "echo": ECHO}, warmup=1)
+    for device in ("server-box", "nano-box"):
+        proc = bench("--config", suite, "--dataset", small_dataset, "--results", root / "runs", "--device", device)
+        assert proc.returncode == 0, proc.stderr
+    return root / "runs"
+
+
+def report(*args):
+    return subprocess.run([sys.executable, "-m", "bench.report"] + [str(a) for a in args], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+
+
+def _digest(folder):
+    h = hashlib.sha256()
+    for dirpath, _, files in sorted(os.walk(str(folder))):
+        for name in sorted(files):
+            with open(os.path.join(dirpath, name), "rb") as f:
+                h.update(name.encode() + f.read())
+    return h.hexdigest()
+
+
+def summary_of(results, device):
+    folder = [os.path.join(dp) for dp, _, fs in os.walk(str(results / device)) if "summary.csv" in fs][0]
+    with open(os.path.join(folder, "summary.csv")) as f:
+        return {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
+
+
+def test_report_tables_match_the_result_csvs(results, tmp_path):
+    before = _digest(results)
+    out = tmp_path / "report"
+    proc = report(results, "--out", out, "--alias", "server-box=Server", "--alias", "nano-box=Nano",
+                  "--order", "Server CPU,Nano CPU")
+    assert proc.returncode == 0, proc.stderr
+    assert _digest(results) == before  # result folders are only read
+
+    table = pd.read_csv(out / "tables" / "tesseract.csv", index_col="metric")
+    assert list(table.columns) == ["Server CPU", "Nano CPU"]
+    for label, device in (("Server CPU", "server-box"), ("Nano CPU", "nano-box")):
+        row = summary_of(results, device)[("tesseract", "cpu")]
+        assert table.loc["Strict accuracy (%)", label] == pytest.approx(float(row["strict_acc"]) * 100)
+        assert table.loc["CER (%)", label] == pytest.approx(float(row["cer"]) * 100)
+        assert table.loc["Per sample (ms)", label] == pytest.approx(float(row["t_total_ms"]))
+        assert table.loc["Throughput (FPS)", label] == pytest.approx(float(row["fps"]))
+        assert table.loc["Peak memory (MB)", label] == pytest.approx(float(row["peak_rss_mb"]))
+
+    md = (out / "report.md").read_text()
+    assert "### tesseract" in md and "| Server CPU" in md
+    assert "skipped (Tesseract has no GPU backend): tesseract Server GPU, tesseract Nano GPU" in md
+    # the published PaddleOCR FP16 collapse on the Nano is flagged as published
+    assert "Published: paddleocr on Nano: Nano TRT FP16 reads far worse than Nano TRT FP32" in md
+    assert "## Paired comparisons" in md and "tesseract Server CPU | tesseract Nano CPU" in md
+    assert "\\toprule" in (out / "tables" / "tesseract.tex").read_text()
+    for png in ("throughput.png", "accuracy_latency.png", "confusions.png"):
+        assert (out / png).stat().st_size > 10000, png
+        assert "](%s)" % png in md
+
+
+def test_published_columns_sit_beside_measured_ones(results, tmp_path):
+    refs = tmp_path / "refs.csv"
+    refs.write_text("engine,label,device,mode,strict_acc_pct,cer_pct,char_precision_pct,char_recall_pct,"
+                    "ms_per_sample,fps,source\n"
+                    "tesseract,Nano CPU,Nano,cpu,1.5,40.0,70.0,71.0,900,1.11,Some paper 2024\n")
+    proc = report(results, "--out", tmp_path / "r", "--references", refs)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(tmp_path / "r" / "tables" / "tesseract.csv", index_col="metric")
+    assert table.columns[-1] == "Nano CPU†"
+    assert table.loc["CER (%)", "Nano CPU†"] == 40.0 and pd.isna(table.loc["OCR (ms)", "Nano CPU†"])
+    assert "† Published figures (Some paper 2024)" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_runs_on_different_datasets_are_flagged(results, tmp_path, small_dataset):
+    other = tmp_path / "other"
+    shutil.copytree(small_dataset, str(other))
+    lines = (other / "manifest.csv").read_text().splitlines()
+    (other / "manifest.csv").write_text("\n".join(lines[:4]) + "\n")
+    suite = write_suite(tmp_path / "suite.json", {"echo": ECHO}, warmup=0)
+    proc = bench("--config", suite, "--dataset", other, "--results", tmp_path / "runs", "--device", "third")
+    assert proc.returncode == 0, proc.stderr
+    proc = report(results, tmp_path / "runs", "--out", tmp_path / "r", "--no-references")
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "runs on different datasets are compared" in md
+    assert "has 3 samples, fewer than 30: no 95% interval" in md
+
+
+def test_result_folder_from_another_version_gives_a_clear_message(results, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(str(results), str(copy))
+    samples = [os.path.join(dp, "samples.csv") for dp, _, fs in os.walk(str(copy)) if "samples.csv" in fs][0]
+    pd.read_csv(samples).drop(columns=["t_infer_ms"]).to_csv(samples, index=False)
+    proc = report(copy, "--out", tmp_path / "r")
+    assert proc.returncode == 2
+    assert "samples.csv: lacks column(s) t_infer_ms; written by another version of the harness?" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = report(tmp_path / "nothing-here", "--out", tmp_path / "r")
+    assert proc.returncode == 2 and "no such file or folder" in proc.stderr
+
+
+def test_collapse_against_the_fp32_twin():
+    cells = pd.DataFrame({"engine": ["p", "p", "p"], "device": ["Nano"] * 3, "mode": ["trt-fp32", "trt-fp16", "cpu"],
+                          "strict_acc": [0.07, 0.0, 0.05], "cer": [0.138, 0.8154, 0.14]})
+    found = checks.collapses(cells)
+    assert len(found) == 1 and "Nano TRT FP16 reads far worse than Nano TRT FP32" in found[0]
+    assert "CER 81.5% vs 13.8%" in found[0]
+
+
+def test_mcnemar_by_hand_and_bootstrap_brackets_the_estimate():
+    a = pd.Series([1] * 8 + [0] * 1 + [1] * 5)
+    b = pd.Series([0] * 8 + [1] * 1 + [1] * 5)
+    test = stats.mcnemar(a, b)
+    # 8 vs 1 discordant: two-sided exact binomial p = 2 * (C(9,8) + C(9,9)) / 2^9
+    assert (test["only_a"], test["only_b"]) == (8, 1)
+    assert test["p"] == pytest.approx(2 * 10 / 512)
+    cell = pd.DataFrame({"correct": [1, 0] * 50, "edits": [0, 2] * 50, "gt_len": [10] * 100,
+                         "t_total_ms": list(range(100))})
+    ci = stats.bootstrap(cell)
+    assert ci["acc_lo"] < 0.5 < ci["acc_hi"] and ci["cer_lo"] < 0.1 < ci["cer_hi"]
+    assert ci["p50_lo"] < 49.5 < ci["p50_hi"]
+    assert stats.bootstrap(cell.head(10))["acc_lo"] is None
+
+
+def test_pareto_front():
+    points = [(10, 50), (20, 40), (30, 70), (5, 20), (30, 60)]
+    assert plots.pareto_front(points) == [(5, 20), (10, 50), (30, 70)]
+
+
+def test_shipped_references_hold_the_published_figures():
+    ref = pd.read_csv(os.path.join(REPO, "reports", "published", "jetson-nano-ocr-2025.csv"))
+    assert len(ref) == 14
+    row = ref[(ref.engine == "paddleocr") & (ref.label == "Nano TRT FP16")].iloc[0]
+    assert (row.cer_pct, row.char_precision_pct, row.ms_per_sample) == (81.54, 30.80, 142)
+    fots = pd.read_csv(os.path.join(REPO, "reports", "published", "fots-backbones-nano.csv"))
+    assert fots.iloc[-1].tolist()[:5] == ["EfficientNet-B3 (EN3)", 3.03, 0.87, 94.86, 99.19]
