@@ -201,8 +201,18 @@ class Run:
         return self.summarize(cells)
 
 
+def check_adapters(config: Dict[str, Any]) -> None:
+    """Every cell's adapter module imports here (without its engine), or a clear error."""
+    for cell in cfg.cells(config, sys.executable):
+        try:
+            adapter_class(cell.adapter)
+        except (ImportError, AttributeError) as exc:
+            raise cfg.ConfigError("engines.%s: adapter %s cannot be loaded (%s)" % (cell.engine, cell.adapter, exc))
+
+
 def start(config: Dict[str, Any], quiet: bool = False) -> Run:
     """A new run folder, results/<device>/<run-id>/, with run.json written first."""
+    check_adapters(config)
     dataset = open_dataset(_resolve(config["dataset"]))
     entries = dataset.entries[: config["limit"]] if config["limit"] else dataset.entries
     info = fingerprint.fingerprint(cfg.REPO)

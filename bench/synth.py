@@ -44,12 +44,17 @@ DIGITS = "0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
+Box = Tuple[int, int, int, int]  # x, y, w, h in pixels
+
+
 class Sample(NamedTuple):
-    """One generated frame: RGB pixels, the code (lines joined by a space), its box."""
+    """One generated frame: RGB pixels, the code (lines joined by a space), its box, and
+    each line's own box (for training a detector)."""
 
     image: np.ndarray
     text: str
-    box: Tuple[int, int, int, int]  # x, y, w, h in pixels
+    box: Box
+    lines: List[Tuple[Box, str]]
 
 
 # ---------------------------------------------------------------- code grammars
@@ -159,6 +164,24 @@ def _dot_matrix(mask: np.ndarray, pitch: int) -> np.ndarray:
     return out
 
 
+def _line_boxes(mask: np.ndarray, x: int, y: int, lines: List[str]) -> List[Tuple[Box, str]]:
+    """Each line's tight box in the frame, from the ink's rows (dot-matrix rows are merged);
+    if the ink does not split into as many bands as lines, equal bands."""
+    ink = mask > 0.3
+    rows = np.nonzero(ink.any(axis=1))[0]
+    bands = np.split(rows, np.nonzero(np.diff(rows) > max(2, 0.15 * mask.shape[0] / len(lines)))[0] + 1)
+    if len(bands) != len(lines):
+        edges = np.linspace(0, mask.shape[0], len(lines) + 1).astype(int)
+        bands = [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:])]
+    out = []
+    for band, text in zip(bands, lines):
+        cols = np.nonzero(ink[band].any(axis=0))[0]
+        if cols.size == 0:
+            cols = np.arange(mask.shape[1])
+        out.append(((x + int(cols[0]), y + int(band[0]), int(cols[-1] - cols[0] + 1), int(band[-1] - band[0] + 1)), text))
+    return out
+
+
 def _background(rng, h: int, w: int) -> np.ndarray:
     """A textured surface (flat, paper, brushed metal, mottled plastic) as float RGB."""
     palette = np.array([[0.93, 0.92, 0.88], [0.80, 0.66, 0.48], [0.62, 0.64, 0.66],
@@ -226,7 +249,7 @@ def render(seed: int, index: int) -> Sample:
         sigma = rng.uniform(0.01, 0.04) * (1 + 2 * _soft_region(rng, h, w, box))
         image = image + rng.standard_normal((h, w, 1)).astype(np.float32) * sigma[..., None]
     pixels = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
-    return Sample(pixels, " ".join(lines), box)
+    return Sample(pixels, " ".join(lines), box, _line_boxes(mask, x, y, lines))
 
 
 def _write_manifest(path: str, rows: List[list]) -> None:

@@ -97,6 +97,13 @@ def test_malformed_manifest_is_a_clear_error_before_anything_runs(tmp_path):
     assert "manifest.csv: header ['file', 'label'] lacks column(s) image, text" in proc.stderr
 
 
+def test_unknown_engine_is_named(tmp_path, small_dataset):
+    suite = write_suite(tmp_path / "suite.json", {"easyocrr": {"modes": ["cpu"]}})
+    proc = bench("--config", suite, "--dataset", small_dataset, "--results", tmp_path / "results")
+    assert proc.returncode == 2
+    assert "engines.easyocrr: adapter adapters.easyocrr:Adapter cannot be loaded" in proc.stderr
+
+
 def test_unknown_config_key_is_named(tmp_path, small_dataset):
     suite = write_suite(tmp_path / "suite.json", {"echo": dict(ECHO, mode=["cpu"])})
     proc = bench("--config", suite, "--dataset", small_dataset, "--results", tmp_path / "results")
@@ -104,7 +111,8 @@ def test_unknown_config_key_is_named(tmp_path, small_dataset):
 
 
 def test_sigkill_mid_cell_then_resume_records_every_sample_once(tmp_path, small_dataset):
-    engines = {"echo": dict(ECHO, options={"text": "LOT 123", "delay": 0.25}),
+    pidfile = tmp_path / "worker.pid"
+    engines = {"echo": dict(ECHO, options={"text": "LOT 123", "delay": 0.25, "pidfile": str(pidfile)}),
                "after": ECHO}
     suite = write_suite(tmp_path / "suite.json", engines, warmup=1, passes=2)
     results = tmp_path / "results"
@@ -122,6 +130,13 @@ def test_sigkill_mid_cell_then_resume_records_every_sample_once(tmp_path, small_
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     assert samples_csv, "the run never wrote 4 samples"
+    worker = "/proc/%s" % pidfile.read_text()
+    for _ in range(100):  # the worker dies with its runner (PR_SET_PDEATHSIG)
+        if not os.path.exists(worker) or " Z " in open(worker + "/stat").read():
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the worker outlived the killed runner")
     before = len(read_samples(samples_csv))
     assert 4 <= before < 12  # killed mid-cell: echo has 6 samples x 2 passes
 

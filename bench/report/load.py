@@ -105,11 +105,18 @@ def load_run(folder: str, aliases: Dict[str, str]) -> Run:
 
 
 def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
-    """All runs under the paths. Where two runs of one device cover the same engine x mode,
-    the later run's cell is kept and a note says so."""
+    """All runs under the paths. Where two runs of one device on one dataset cover the same
+    engine x mode, the later run's cell is kept and a note says so. When the runs used
+    several datasets, each device's label names its dataset."""
     runs = sorted((load_run(f, aliases or {}) for f in find_runs(paths)),
                   key=lambda r: (r.meta.get("started") or "", r.meta["run_id"]))
     notes = []
+    if len({r.meta["dataset"].get("content_sha256") for r in runs}) > 1:
+        for run in runs:  # several datasets: name each device's dataset, so cells stay apart
+            name = os.path.basename(os.path.dirname(run.meta["dataset"].get("path") or "")) or "?"
+            run.label = "%s [%s]" % (run.label, name)
+            run.summary["device"] = run.label
+            run.samples["device"] = run.label
     seen: Dict[tuple, str] = {}
     for run in reversed(runs):  # newest first: it wins
         keep = []
