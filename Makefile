@@ -6,10 +6,11 @@ REQS   := env/requirements-runner.txt env/requirements-easyocr.txt env/requireme
           env/requirements-report.txt env/requirements-dev.txt
 ARGS   ?=
 
+MINUTES ?= 60
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench test report report-benchmark system deps dataset clean-venv
+.PHONY: bench test report report-benchmark train-fots system deps dataset clean-venv
 
 bench: deps  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run $(ARGS)
@@ -22,6 +23,9 @@ report: deps  ## a markdown report from every run under results/ (ARGS="--alias 
 
 report-benchmark: deps  ## time a report over 100,000 sample rows; appends to results/benchmarks/
 	$(BIN)/python -m bench.report.benchmark $(ARGS)
+
+train-fots: deps  ## train our FOTS model further for MINUTES (resumes; GPU if present)
+	$(BIN)/python -m models.fots.train --resume --minutes $(MINUTES) $(ARGS)
 
 dataset: deps  ## regenerate the embedded dataset (byte-identical with the pinned env)
 	$(BIN)/python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200

@@ -22,6 +22,7 @@ DEFAULTS: Dict[str, Any] = {
     "passes": 1,
     "limit": None,  # first N samples only
     "timeout_s": 3600,  # per cell, load and warm-up included
+    "telemetry_interval_s": 0.5,  # background sampling into telemetry.csv; 0: off
     "normalize": {"nfkc": True, "strip_whitespace": True, "casefold": False},
     "engines": {},
 }

@@ -1,6 +1,7 @@
 """What the run ran on: CPU, memory, GPU and driver, Jetson model and L4T release, OS,
 Python, library versions, git commit. Reads /proc and the device tree, asks nvidia-smi if
 present; never fails: a missing piece is recorded as missing."""
+import glob
 import os
 import platform
 import re
@@ -49,12 +50,45 @@ def gpus() -> List[Dict[str, str]]:
     return [{"name": r[0], "driver": r[1], "memory": r[2]} for r in rows if len(r) == 3]
 
 
-def jetson() -> Optional[Dict[str, Optional[str]]]:
-    model = _read("/proc/device-tree/model")
-    release = _read("/etc/nv_tegra_release")
+def power_mode(nvpmodel_output: str) -> Dict[str, Any]:
+    """``nvpmodel -q``: 'NV Power Mode: MAXN' then the mode's id."""
+    name = re.search(r"Power Mode:\s*(\S+)", nvpmodel_output)
+    ident = re.search(r"^\s*(\d+)\s*$", nvpmodel_output, re.M)
+    return {"name": name.group(1) if name else None, "id": int(ident.group(1)) if ident else None}
+
+
+def clocks_locked(root: str = "/") -> Optional[bool]:
+    """True when every CPU's minimum frequency equals its maximum, as ``jetson_clocks`` sets."""
+    cpus = sorted(glob.glob(os.path.join(root, "sys/devices/system/cpu/cpu[0-9]*/cpufreq")))
+    pairs = [(_read(os.path.join(c, "scaling_min_freq")), _read(os.path.join(c, "scaling_max_freq"))) for c in cpus]
+    pairs = [p for p in pairs if p[0] and p[1]]
+    return all(lo == hi for lo, hi in pairs) if pairs else None
+
+
+def jetson(root: str = "/") -> Optional[Dict[str, Any]]:
+    """Model (device tree), L4T release, power mode and whether the clocks are locked."""
+    model = _read(os.path.join(root, "proc/device-tree/model"))
+    release = _read(os.path.join(root, "etc/nv_tegra_release"))
     if not model and not release:
         return None
-    return {"model": model, "l4t": release.splitlines()[0] if release else None}
+    return {"model": model, "l4t": release.splitlines()[0] if release else None,
+            "power_mode": power_mode(_command(["nvpmodel", "-q"]) or ""), "clocks_locked": clocks_locked(root)}
+
+
+def timing_warnings(info: Dict[str, Any]) -> List[str]:
+    """What makes this machine's timings unrepresentative, said before timing starts."""
+    out = []
+    board = info.get("jetson")
+    if board:
+        mode = board.get("power_mode") or {}
+        if mode.get("id") not in (0, None) or (mode.get("name") and "MAXN" not in mode["name"]):
+            out.append("Jetson power mode is %s (id %s), not the maximum (MAXN, id 0): run "
+                       "`sudo nvpmodel -m 0` for the published figures" % (mode.get("name"), mode.get("id")))
+        if mode.get("id") is None:
+            out.append("Jetson power mode unknown (`nvpmodel -q` gave nothing)")
+        if board.get("clocks_locked") is False:
+            out.append("Jetson clocks are not locked: run `sudo jetson_clocks` before timing")
+    return out
 
 
 def os_name() -> str:

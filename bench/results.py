@@ -3,7 +3,8 @@
 - ``samples.csv``: one row per sample and pass, appended and flushed as each is measured;
 - ``summary.csv``: one row per engine x mode cell, rewritten after every cell;
 - ``run.json``: device fingerprint, software, git commit, dataset hashes, config, times;
-- ``cells.json``: each cell's outcome and environment; ``logs/<engine>-<mode>.log``: stderr.
+- ``cells.json``: each cell's outcome and environment; ``logs/<engine>-<mode>.log``: stderr;
+- ``telemetry.csv``: memory, GPU, power and temperature samples during the run.
 """
 import csv
 import json
@@ -16,7 +17,9 @@ SUMMARY_COLUMNS = ["engine", "mode", "status", "reason", "n", "strict_acc", "cer
                    "char_recall", "t_pre_ms", "t_infer_ms", "t_total_ms", "t_total_p50_ms",
                    "t_total_p90_ms", "t_total_p99_ms", "fps", "peak_rss_mb", "model_mb",
                    # beyond the issue's list: raw (unnormalised) and code-token scores, errors
-                   "strict_acc_raw", "token_acc", "token_cer", "n_errors", "load_s"]
+                   "strict_acc_raw", "token_acc", "token_cer", "n_errors", "load_s",
+                   # from telemetry.csv: system-wide peak memory, mean power, energy
+                   "sys_peak_ram_mb", "mean_power_w", "energy_mj_per_sample"]
 SampleKey = Tuple[str, str, int, str]  # engine, mode, pass, sample_id
 
 

@@ -20,6 +20,7 @@ from bench import config as cfg
 from bench import fingerprint, metrics, results
 from bench.dataset import Entry, dataset_hashes, open_dataset
 from bench.summary import cell_summary, format_table
+from bench.telemetry import Telemetry
 from bench.worker import adapter_class
 
 STDERR_TAIL_LINES = 25
@@ -70,6 +71,7 @@ class Run:
         self.samples_path = os.path.join(run_dir, "samples.csv")
         self.done = results.done_keys(results.read_samples(self.samples_path))
         self.log = results.SampleLog(self.samples_path)
+        self.telemetry: Optional[Telemetry] = None
 
     # -- one cell -------------------------------------------------------------------------
     def record(self, cell: cfg.Cell, event: Dict[str, Any]) -> None:
@@ -132,9 +134,16 @@ class Run:
                     break
                 if line is None:
                     break
-                event = json.loads(line)
-                kind = event.pop("event")
+                try:
+                    event = json.loads(line)
+                    kind = event.pop("event")
+                except (ValueError, KeyError, AttributeError):  # not an event: keep it in the log
+                    with open(log_path, "ab") as log:
+                        log.write(b"[stdout] " + line)
+                    continue
                 if kind == "sample":
+                    if self.telemetry:
+                        self.telemetry.cell = cell.key  # the timed passes have begun
                     self.record(cell, event)
                     bar.update()
                 elif kind == "warmup":
@@ -146,6 +155,8 @@ class Run:
                 elif kind == "done":
                     info.update(status="ok", peak_rss_mb=event["peak_rss_mb"])
         finally:
+            if self.telemetry:
+                self.telemetry.cell = None
             bar.close()
             try:  # its output is closed: let it exit, within what is left of the timeout
                 proc.wait(timeout=0 if timed_out else max(1.0, deadline - time.monotonic()))
@@ -155,6 +166,8 @@ class Run:
                 os.killpg(proc.pid, signal.SIGKILL)
             returncode = proc.wait()
         info["ended"] = time.time()
+        if self.telemetry:
+            info.update(self.telemetry.cell_stats(cell.key))
         tail = _stderr_tail(log_path)
         if timed_out:
             info.update(status="failed", reason="timed out after %g s (per-cell timeout_s)" % cell.timeout_s)
@@ -188,13 +201,21 @@ class Run:
 
     def execute(self) -> List[Dict[str, Any]]:
         cells = cfg.cells(self.config, sys.executable)
-        for cell in cells:
-            status = self.cells_state.get(cell.key, {}).get("status")
-            if status == "skipped" or (status == "ok" and not self.todo(cell)):
-                continue
-            self.cells_state[cell.key] = self.run_cell(cell, self.todo(cell))
-            results.write_json(self.cells_path, self.cells_state)
-            self.summarize(cells)
+        interval = self.config.get("telemetry_interval_s") or 0
+        if interval > 0:
+            self.telemetry = Telemetry(os.path.join(self.dir, "telemetry.csv"), interval)
+            self.meta["telemetry_sources"] = self.telemetry.sources
+        try:
+            for cell in cells:
+                status = self.cells_state.get(cell.key, {}).get("status")
+                if status == "skipped" or (status == "ok" and not self.todo(cell)):
+                    continue
+                self.cells_state[cell.key] = self.run_cell(cell, self.todo(cell))
+                results.write_json(self.cells_path, self.cells_state)
+                self.summarize(cells)
+        finally:
+            if self.telemetry:
+                self.telemetry.stop()
         self.log.close()
         self.meta["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         results.write_json(os.path.join(self.dir, "run.json"), self.meta)
@@ -221,8 +242,11 @@ def start(config: Dict[str, Any], quiet: bool = False) -> Run:
     run_dir = os.path.join(_resolve(config["results"]), device, run_id)
     os.makedirs(run_dir)
     warmup = dataset.warmup.sample_id if dataset.warmup else "first sample (no warmup.csv): " + entries[0].sample_id
+    warnings = fingerprint.timing_warnings(info)
+    for warning in warnings:
+        print("WARNING: %s" % warning, file=sys.stderr)
     meta = {"run_id": run_id, "device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "ended": None, "resumed": [], "fingerprint": info,
+            "ended": None, "resumed": [], "fingerprint": info, "timing_warnings": warnings,
             "dataset": dict({"path": dataset.manifest, "samples": len(entries), "warmup_image": warmup},
                             **dataset_hashes(dataset)),
             "config": config}

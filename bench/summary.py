@@ -26,7 +26,8 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
     out: Dict[str, Any] = {"engine": engine, "mode": mode, "status": info.get("status", "pending"),
                            "reason": info.get("reason", ""), "n": len(rows), "n_errors": errors,
                            "peak_rss_mb": info.get("peak_rss_mb"), "model_mb": info.get("model_mb"),
-                           "load_s": info.get("load_s")}
+                           "load_s": info.get("load_s"), "sys_peak_ram_mb": info.get("sys_peak_ram_mb"),
+                           "mean_power_w": info.get("mean_power_w")}
     if rows:
         out.update(metrics.corpus(scored))
         out["strict_acc_raw"] = metrics.corpus(raw)["strict_acc"]
@@ -39,6 +40,8 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
         p50, p90, p99 = np.percentile(total, [50, 90, 99])
         out.update(t_total_p50_ms=float(p50), t_total_p90_ms=float(p90), t_total_p99_ms=float(p99),
                    fps=1000.0 / float(np.mean(total)))
+        if out["mean_power_w"] is not None:  # W x ms = mJ
+            out["energy_mj_per_sample"] = out["mean_power_w"] * out["t_total_ms"]
     return out
 
 

@@ -43,8 +43,8 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 12
-    for engine in ("easyocr", "paddleocr", "tesseract"):
+    assert len(rows) == 16
+    for engine in ("easyocr", "paddleocr", "tesseract", "fots"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]
         assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1

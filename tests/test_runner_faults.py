@@ -30,7 +30,7 @@ def test_crash_fails_its_cell_and_the_matrix_goes_on(tmp_path, small_dataset):
     proc, folder = go(tmp_path, small_dataset, {
         "crash": {"adapter": "tests.fault_adapters:Crash", "modes": ["cpu", "gpu"]},
         "segv": {"adapter": "tests.fault_adapters:Segfault", "modes": ["cpu"]},
-        "echo": ECHO})
+        "echo": dict(ECHO, options={"text": "LOT 123", "delay": 0.1})}, telemetry_interval_s=0.05)
     assert proc.returncode == 0, proc.stderr
     rows = summary(folder)
     crash = rows[("crash", "cpu")]
@@ -42,6 +42,9 @@ def test_crash_fails_its_cell_and_the_matrix_goes_on(tmp_path, small_dataset):
     assert "SIGSEGV" in rows[("segv", "cpu")]["reason"]
     assert rows[("echo", "cpu")]["status"] == "ok" and rows[("echo", "cpu")]["n"] == "6"
     assert "failed" in proc.stdout  # the terminal table
+    assert float(rows[("echo", "cpu")]["sys_peak_ram_mb"]) > 0  # telemetry during its timed passes
+    with open(os.path.join(folder, "telemetry.csv")) as f:
+        assert "echo/cpu" in {r["cell"] for r in csv.DictReader(f)}
 
 
 def test_hang_is_killed_at_the_timeout(tmp_path, small_dataset):

@@ -1,0 +1,1 @@
+"""Models of our own, trained in this project."""

@@ -1,0 +1,96 @@
+"""Inputs for the model: a code region on a fixed grey canvas, for training (from the
+project's generator, with augmentation) and for inference (a crop, or a frame region).
+
+The canvas is CANVAS_H x CANVAS_W; the region is scaled to fit it, keeping its aspect ratio
+(at most 3x up), and placed at the top left (at a random offset when training); the rest
+is filled with the region's median grey.
+"""
+from typing import List, NamedTuple, Tuple
+
+import cv2
+import numpy as np
+
+CANVAS_H, CANVAS_W = 128, 512
+MAX_UPSCALE = 3.0
+TRAIN_SEED = 20240801  # the generator's seed; training indices never overlap the benchmark's
+TRAIN_START = 10000  # first training index (the embedded set is 0-199)
+VALID_START = 5000  # 5000-5999: validation, disjoint from both
+
+
+class Canvas(NamedTuple):
+    image: np.ndarray  # (CANVAS_H, CANVAS_W) float32 in [0, 1]
+    scale: float  # canvas pixels per source pixel
+    offset: Tuple[float, float]  # where the source's (0, 0) lies on the canvas
+
+
+def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0)) -> Canvas:
+    """Fit a grey uint8 image onto the canvas."""
+    h, w = gray.shape[:2]
+    scale = min(CANVAS_W / w, CANVAS_H / h, MAX_UPSCALE)
+    nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
+    resized = cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    canvas = np.full((CANVAS_H, CANVAS_W), float(np.median(gray)), np.float32)
+    ox = int(min(offset_xy[0], CANVAS_W - nw))
+    oy = int(min(offset_xy[1], CANVAS_H - nh))
+    canvas[oy:oy + nh, ox:ox + nw] = resized
+    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)))
+
+
+class TrainingSample(NamedTuple):
+    image: np.ndarray  # (CANVAS_H, CANVAS_W) float32
+    boxes: List[Tuple[float, float, float, float]]  # each line, x0 y0 x1 y1 on the canvas
+    texts: List[str]
+
+
+def training_sample(index: int, seed: int = TRAIN_SEED) -> TrainingSample:
+    """Generator frame ``index``, cropped around its code with a random context margin,
+    randomly placed on the canvas. Deterministic in (seed, index)."""
+    from bench.synth import render
+
+    sample = render(seed, index)
+    rng = np.random.default_rng([seed, index, 1])
+    gray = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
+    x, y, w, h = sample.box
+    fh, fw = gray.shape
+    mx0, mx1 = rng.uniform(0.0, 0.4, 2) * w
+    my0, my1 = rng.uniform(0.0, 0.8, 2) * h
+    x0, y0 = int(max(0, x - mx0)), int(max(0, y - my0))
+    x1, y1 = int(min(fw, x + w + mx1)), int(min(fh, y + h + my1))
+    crop = gray[y0:y1, x0:x1]
+    scale = min(CANVAS_W / crop.shape[1], CANVAS_H / crop.shape[0], MAX_UPSCALE)
+    free_x = max(0.0, CANVAS_W - crop.shape[1] * scale)
+    free_y = max(0.0, CANVAS_H - crop.shape[0] * scale)
+    canvas = to_canvas(crop, (rng.uniform(0, free_x), rng.uniform(0, free_y)))
+    boxes, texts = [], []
+    for (lx, ly, lw, lh), text in sample.lines:
+        bx0 = (lx - x0) * canvas.scale + canvas.offset[0]
+        by0 = (ly - y0) * canvas.scale + canvas.offset[1]
+        boxes.append((bx0, by0, bx0 + lw * canvas.scale, by0 + lh * canvas.scale))
+        texts.append(text)
+    return TrainingSample(canvas.image, boxes, texts)
+
+
+def targets(boxes: List[Tuple[float, float, float, float]], stride: int = 4,
+            shrink: float = 0.2) -> Tuple[np.ndarray, np.ndarray]:
+    """Score map (1 inside each line's box, shrunk by ``shrink`` of its height on every side)
+    and distances from each cell centre to the box's top, bottom, left and right."""
+    h, w = CANVAS_H // stride, CANVAS_W // stride
+    score = np.zeros((1, h, w), np.float32)
+    geometry = np.zeros((4, h, w), np.float32)
+    ys = (np.arange(h) + 0.5) * stride
+    xs = (np.arange(w) + 0.5) * stride
+    for x0, y0, x1, y1 in sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1])):  # small boxes win
+        pad = shrink * (y1 - y0)
+        rows = np.nonzero((ys >= y0 + pad) & (ys <= y1 - pad))[0]
+        cols = np.nonzero((xs >= x0 + pad) & (xs <= x1 - pad))[0]
+        if rows.size == 0:  # a very flat line: its middle row
+            rows = np.array([min(h - 1, int((y0 + y1) / 2 / stride))])
+        if cols.size == 0:
+            continue
+        r, c = np.meshgrid(rows, cols, indexing="ij")
+        score[0, r, c] = 1.0
+        geometry[0, r, c] = ys[r] - y0
+        geometry[1, r, c] = y1 - ys[r]
+        geometry[2, r, c] = xs[c] - x0
+        geometry[3, r, c] = x1 - xs[c]
+    return score, geometry

@@ -1,0 +1,51 @@
+"""From the network's outputs to boxes and text: connected components of the score map,
+each pixel voting for its line's box (weighted by its score), overlapping boxes suppressed;
+greedy CTC decoding. numpy and OpenCV only."""
+from typing import List, Tuple
+
+import cv2
+import numpy as np
+
+from models.fots.net import BLANK, STRIDE, VOCAB
+
+Box = Tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+def iou(a: Box, b: Box) -> float:
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = iw * ih
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def boxes(score: np.ndarray, geometry: np.ndarray, threshold: float = 0.5,
+          overlap: float = 0.3, stride: int = STRIDE) -> List[Tuple[Box, float]]:
+    """score (h, w) probabilities, geometry (4, h, w) distances to top, bottom, left, right
+    -> [(box, mean score)], best first, none overlapping by more than ``overlap`` IoU."""
+    count, labels = cv2.connectedComponents((score > threshold).astype(np.uint8), connectivity=8)
+    found = []
+    for k in range(1, count):
+        rows, cols = np.nonzero(labels == k)
+        weight = score[rows, cols]
+        cy, cx = (rows + 0.5) * stride, (cols + 0.5) * stride
+        t, b, l, r = (geometry[i, rows, cols] for i in range(4))
+        box = tuple(float(np.average(v, weights=weight)) for v in (cx - l, cy - t, cx + r, cy + b))
+        found.append((box, float(weight.mean())))
+    kept: List[Tuple[Box, float]] = []
+    for box, conf in sorted(found, key=lambda f: -f[1]):
+        if all(iou(box, other) <= overlap for other, _ in kept):
+            kept.append((box, conf))
+    return kept
+
+
+def ctc_greedy(log_probs: np.ndarray) -> List[Tuple[str, float]]:
+    """(T, K, classes) -> for each of the K lines, its text and mean best-path probability."""
+    best = log_probs.argmax(axis=-1)  # (T, K)
+    out = []
+    for k in range(best.shape[1]):
+        path = best[:, k]
+        chars = [VOCAB[c - 1] for i, c in enumerate(path) if c != BLANK and (i == 0 or c != path[i - 1])]
+        conf = float(np.exp(log_probs[np.arange(len(path)), k, path]).mean())
+        out.append(("".join(chars), conf))
+    return out

@@ -1,0 +1,90 @@
+"""A FOTS-style end-to-end code reader, simplified for printed industrial codes:
+
+- shared features: an EfficientNet backbone (torchvision, B0-B3, no pretrained weights,
+  one grey input channel) and a top-down feature-merging branch to stride 4;
+- detection: axis-aligned rectangles only, a text score map and the distances from each
+  pixel to the four sides of its line's box;
+- recognition on the shared features: RoIAlign of each line to a fixed 8 x 96 grid, three
+  convolutions that fold the height away, a bidirectional LSTM and CTC over the code
+  alphabet (digits, upper-case letters, ``:/-.,`` and space).
+
+Device side too (the adapter): Python 3.6 and torch/torchvision only.
+"""
+from typing import Dict, List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from torchvision.ops import roi_align
+
+VOCAB = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:/-., "
+BLANK = 0  # CTC blank; character VOCAB[i] is class i + 1
+STRIDE = 4
+ROI_SIZE = (8, 96)  # height, width of each line's features: 96 CTC steps per line
+BACKBONES = {"b0": torchvision.models.efficientnet_b0, "b1": torchvision.models.efficientnet_b1,
+             "b2": torchvision.models.efficientnet_b2, "b3": torchvision.models.efficientnet_b3}
+TAPS = (2, 3, 5, 7)  # backbone stages whose outputs (strides 4, 8, 16, 32) are merged
+
+
+def encode(text: str) -> List[int]:
+    """Class indices of a line's text; characters outside the alphabet are an error."""
+    return [VOCAB.index(c) + 1 for c in text]
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class FOTS(nn.Module):
+    def __init__(self, backbone: str = "b0", width: int = 64, hidden: int = 96) -> None:
+        super().__init__()
+        features = BACKBONES[backbone](weights=None).features
+        stem = features[0][0]
+        features[0][0] = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride, stem.padding, bias=False)
+        self.stages = features[: TAPS[-1] + 1]
+        with torch.no_grad():
+            channels = [f.shape[1] for f in self._taps(torch.zeros(1, 1, 64, 64))]
+        self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels)
+        self.smooth = _conv(width, width)
+        self.det = nn.Sequential(_conv(width, width), nn.Conv2d(width, 5, 1))  # score + 4 distances
+        self.rec_convs = nn.Sequential(
+            _conv(width, 128), nn.MaxPool2d((2, 1)), _conv(128, 128), nn.MaxPool2d((2, 1)),
+            _conv(128, 128), nn.MaxPool2d((2, 1)))
+        self.rnn = nn.LSTM(128, hidden, bidirectional=True)
+        self.classify = nn.Linear(2 * hidden, len(VOCAB) + 1)
+
+    def _taps(self, x: torch.Tensor) -> List[torch.Tensor]:
+        out = []
+        for i, stage in enumerate(self.stages):
+            x = stage(x)
+            if i in TAPS:
+                out.append(x)
+        return out
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, 1, H, W) in [0, 1], H and W multiples of 32 -> merged features at stride 4."""
+        taps = self._taps(images)
+        merged = self.lateral[-1](taps[-1])
+        for lateral, tap in zip(reversed(self.lateral[:-1]), reversed(taps[:-1])):
+            merged = F.interpolate(merged, size=tap.shape[-2:], mode="nearest") + lateral(tap)
+        return self.smooth(merged)
+
+    def detect(self, feats: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Score logits (B, 1, h, w) and distances in input pixels to top, bottom, left,
+        right (B, 4, h, w)."""
+        out = self.det(feats)
+        return out[:, :1], torch.exp(out[:, 1:].clamp(-6.0, 6.0)) * STRIDE
+
+    def recognize(self, feats: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        """rois (K, 5): batch index, x0, y0, x1, y1 in input pixels -> CTC log-probabilities
+        (T, K, classes)."""
+        x = roi_align(feats, rois, ROI_SIZE, spatial_scale=1.0 / STRIDE, sampling_ratio=2, aligned=True)
+        x = self.rec_convs(x).squeeze(2).permute(2, 0, 1)  # (T, K, C)
+        x, _ = self.rnn(x)
+        return F.log_softmax(self.classify(x), dim=-1)
+
+    def forward(self, images: torch.Tensor, rois: torch.Tensor) -> Dict[str, torch.Tensor]:
+        feats = self.features(images)
+        score, geometry = self.detect(feats)
+        return {"score": score, "geometry": geometry, "rec": self.recognize(feats, rois)}

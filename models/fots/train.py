@@ -1,0 +1,178 @@
+"""Train the FOTS code reader on generated frames, jointly (detection + recognition, the
+recogniser fed the true line boxes, as FOTS does). Uses the GPU when there is one.
+
+    python -m models.fots.train --out models/fots/weights/fots-b0 --minutes 60
+
+Resumable: ``--resume`` continues from ``<out>/checkpoint.pt`` (weights, optimiser, step;
+kept out of git), or, on another machine, from the committed fp16 ``<out>/model.pt`` with a
+fresh optimiser. The training samples are generator indices from 10000 on, in order
+(step s uses indices 10000 + s * batch ...), so a resumed run sees new data, never the
+benchmark's (0-199) nor validation's (5000-5999). Each save rewrites ``model.pt`` (fp16) and
+``config.json`` (settings, command, steps, seconds, validation) and appends to
+``train.log`` (one JSON line per log interval).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from typing import List
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from bench import metrics
+from models.fots import data, reader
+from models.fots.net import FOTS, encode
+
+
+class Frames(Dataset):
+    """Training samples from generator index ``start`` on."""
+
+    def __init__(self, start: int, count: int) -> None:
+        self.start, self.count = start, count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i: int):
+        sample = data.training_sample(self.start + i)
+        score, geometry = data.targets(sample.boxes)
+        return sample.image[None], score, geometry, sample.boxes, sample.texts
+
+
+def collate(items):
+    images = torch.from_numpy(np.stack([it[0] for it in items]))
+    scores = torch.from_numpy(np.stack([it[1] for it in items]))
+    geometry = torch.from_numpy(np.stack([it[2] for it in items]))
+    rois, labels, lengths = [], [], []
+    for b, (_, _, _, boxes, texts) in enumerate(items):
+        for box, text in zip(boxes, texts):
+            rois.append([float(b)] + list(box))
+            labels += encode(text)
+            lengths.append(len(text))
+    return images, scores, geometry, torch.tensor(rois), torch.tensor(labels), torch.tensor(lengths)
+
+
+def detection_loss(score_logits, geometry, score_t, geometry_t) -> torch.Tensor:
+    """Dice loss on the score map + IoU loss of the axis-aligned boxes on text pixels."""
+    p = torch.sigmoid(score_logits)
+    dice = 1 - 2 * (p * score_t).sum() / (p.sum() + score_t.sum() + 1e-6)
+    positive = score_t[:, 0] > 0.5
+    if not positive.any():
+        return dice
+    pred = geometry.permute(0, 2, 3, 1)[positive]
+    true = geometry_t.permute(0, 2, 3, 1)[positive]
+    area_p = (pred[:, 0] + pred[:, 1]) * (pred[:, 2] + pred[:, 3])
+    area_t = (true[:, 0] + true[:, 1]) * (true[:, 2] + true[:, 3])
+    inter = (torch.min(pred[:, 0], true[:, 0]) + torch.min(pred[:, 1], true[:, 1])) * \
+            (torch.min(pred[:, 2], true[:, 2]) + torch.min(pred[:, 3], true[:, 3]))
+    return dice + (-torch.log((inter + 1) / (area_p + area_t - inter + 1))).mean()
+
+
+def recognition_loss(log_probs, labels, lengths) -> torch.Tensor:
+    steps = torch.full((log_probs.shape[1],), log_probs.shape[0], dtype=torch.long)
+    return F.ctc_loss(log_probs, labels, steps, lengths, blank=0, zero_infinity=True)
+
+
+def validate(model: FOTS, device: str, count: int = 64) -> dict:
+    """End to end on held-out generator frames (indices 5000...): exact codes, CER."""
+    model.eval()
+    counts = []
+    for i in range(count):
+        sample = data.training_sample(data.VALID_START + i)
+        gray = (sample.image * 255).astype(np.uint8)
+        lines = reader.read(model, data.to_canvas(gray), device)
+        lines.sort(key=lambda l: (l[0][1] + l[0][3]) / 2)
+        pred = metrics.normalize("".join(text for _, text, _ in lines))
+        counts.append(metrics.counts(pred, metrics.normalize(" ".join(sample.texts))))
+    model.train()
+    scores = metrics.corpus(counts)
+    return {"valid_exact": scores["strict_acc"], "valid_cer": scores["cer"], "valid_n": count}
+
+
+def save(model: FOTS, optimizer, step: int, args, seconds: float, valid: dict) -> None:
+    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    torch.save(state, os.path.join(args.out, "model.pt"))
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seconds": seconds},
+               os.path.join(args.out, "checkpoint.pt"))
+    config = {"backbone": args.backbone, "width": args.width, "hidden": args.hidden,
+              "canvas": [data.CANVAS_H, data.CANVAS_W], "batch": args.batch, "lr": args.lr,
+              "train_seed": data.TRAIN_SEED, "train_indices": [data.TRAIN_START, data.TRAIN_START + step * args.batch],
+              "steps": step, "train_seconds": round(seconds), "validation": valid,
+              "command": "python -m models.fots.train " + " ".join(sys.argv[1:]),
+              "torch": torch.__version__}
+    with open(os.path.join(args.out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+
+
+def main(argv: List[str] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", default=reader.WEIGHTS)
+    parser.add_argument("--backbone", default="b0", choices=["b0", "b1", "b2", "b3"])
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=96)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--minutes", type=float, default=60, help="stop after this much training time")
+    parser.add_argument("--steps", type=int, default=None, help="or after this many steps in all")
+    parser.add_argument("--save-every", type=int, default=200)
+    parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--resume", action="store_true")
+    args = parser.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(0)
+    model = FOTS(args.backbone, args.width, args.hidden).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    step, seconds = 0, 0.0
+    checkpoint = os.path.join(args.out, "checkpoint.pt")
+    if args.resume and os.path.isfile(checkpoint):
+        state = torch.load(checkpoint, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, seconds = state["step"], state["seconds"]
+    elif args.resume and os.path.isfile(os.path.join(args.out, "model.pt")):
+        model, config = reader.load(args.out, device)
+        model.train()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+        step, seconds = config["steps"], float(config["train_seconds"])
+    model.train()
+    frames = Frames(data.TRAIN_START + step * args.batch, 10 ** 9)
+    loader = DataLoader(frames, batch_size=args.batch, collate_fn=collate, num_workers=1, prefetch_factor=4)
+    log = open(os.path.join(args.out, "train.log"), "a")
+    began, window = time.monotonic(), []
+    valid: dict = {}
+    for images, scores, geometry, rois, labels, lengths in loader:
+        out = model(images.to(device), rois.to(device))
+        det = detection_loss(out["score"], out["geometry"], scores.to(device), geometry.to(device))
+        rec = recognition_loss(out["rec"], labels, lengths)
+        loss = det + rec
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        step += 1
+        window.append((det.item(), rec.item()))
+        elapsed = seconds + time.monotonic() - began
+        done = (args.steps and step >= args.steps) or time.monotonic() - began >= args.minutes * 60
+        if step % args.log_every == 0 or done:
+            det_mean, rec_mean = np.mean(window, axis=0)
+            entry = {"step": step, "seconds": round(elapsed), "det_loss": round(float(det_mean), 4),
+                     "rec_loss": round(float(rec_mean), 4)}
+            if step % args.save_every == 0 or done:
+                valid = validate(model, device)
+                entry.update(valid)
+                save(model, optimizer, step, args, elapsed, valid)
+            log.write(json.dumps(entry) + "\n")
+            log.flush()
+            print(json.dumps(entry), flush=True)
+            window = []
+        if done:
+            break
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""Our FOTS-style model: shapes, gradients, decoding, targets, the committed weights."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from models.fots import data, decode, reader
+from models.fots.net import BLANK, FOTS, ROI_SIZE, VOCAB, encode
+from models.fots.train import collate, detection_loss, recognition_loss
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return FOTS("b0", width=32, hidden=32)
+
+
+def test_every_branch_has_the_right_shape_and_learns(model):
+    images = torch.rand(2, 1, 64, 128)
+    rois = torch.tensor([[0, 4.0, 8.0, 100.0, 30.0], [1, 10.0, 20.0, 60.0, 40.0], [1, 0.0, 0.0, 128.0, 64.0]])
+    out = model(images, rois)
+    assert out["score"].shape == (2, 1, 16, 32) and out["geometry"].shape == (2, 4, 16, 32)
+    assert out["rec"].shape == (ROI_SIZE[1], 3, len(VOCAB) + 1)
+    assert bool((out["geometry"] > 0).all())
+    assert torch.allclose(out["rec"].exp().sum(-1), torch.ones(ROI_SIZE[1], 3), atol=1e-4)
+
+    score_t = torch.zeros(2, 1, 16, 32)
+    score_t[:, :, 4:8, 2:20] = 1
+    geometry_t = torch.full((2, 4, 16, 32), 8.0)
+    labels = torch.tensor(encode("LOT 1") + encode("EXP:08") + encode("A"))
+    loss = detection_loss(out["score"], out["geometry"], score_t, geometry_t) + \
+        recognition_loss(out["rec"], labels, torch.tensor([5, 6, 1]))
+    model.zero_grad()
+    loss.backward()
+    for part in (model.stages, model.lateral, model.det, model.rec_convs, model.rnn, model.classify):
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in part.parameters()), part
+
+
+def test_ctc_greedy_collapses_repeats_and_drops_blanks():
+    a, b = VOCAB.index("A") + 1, VOCAB.index("7") + 1
+    path = [BLANK, a, a, BLANK, a, b, b, BLANK]
+    logits = np.full((len(path), 1, len(VOCAB) + 1), -10.0)
+    logits[np.arange(len(path)), 0, path] = 0.0
+    (text, conf), = decode.ctc_greedy(logits)
+    assert text == "AA7" and conf == pytest.approx(1.0, abs=1e-3)
+
+
+def test_box_decoding_on_a_hand_made_score_map():
+    score = np.zeros((10, 20), np.float32)
+    score[2:4, 2:10] = 0.9  # a line: cells (2..3, 2..9)
+    score[7, 5:15] = 0.8  # another line below
+    geometry = np.zeros((4, 10, 20), np.float32)
+    rows, cols = np.mgrid[0:10, 0:20]
+    cy, cx = (rows + 0.5) * 4, (cols + 0.5) * 4
+    for (y0, y1, x0, x1) in ((6.0, 18.0, 4.0, 42.0), (28.0, 32.0, 18.0, 62.0)):  # true boxes, pixels
+        inside = (cy >= y0) & (cy <= y1) & (cx >= x0) & (cx <= x1)
+        geometry[:, inside] = np.stack([cy - y0, y1 - cy, cx - x0, x1 - cx])[:, inside]
+    found = decode.boxes(score, geometry)
+    assert [tuple(round(v, 3) for v in box) for box, _ in found] == [(4.0, 6.0, 42.0, 18.0), (18.0, 28.0, 62.0, 32.0)]
+    assert found[0][1] == pytest.approx(0.9)
+    assert decode.boxes(np.zeros((10, 20), np.float32), geometry) == []
+
+
+def test_overlapping_boxes_are_suppressed():
+    assert decode.iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+
+
+def test_targets_mark_the_shrunk_line_and_distances():
+    score, geometry = data.targets([(8.0, 8.0, 48.0, 28.0)])
+    rows, cols = np.nonzero(score[0])
+    assert rows.min() == 3 and rows.max() == 5  # centres 14, 18, 22 lie within 8+4 .. 28-4
+    assert cols.min() == 3 and cols.max() == 10
+    assert tuple(geometry[:, 3, 3]) == (6.0, 14.0, 6.0, 34.0)
+
+
+def test_training_batches_are_deterministic_and_never_use_benchmark_frames():
+    first = data.training_sample(data.TRAIN_START)
+    again = data.training_sample(data.TRAIN_START)
+    assert np.array_equal(first.image, again.image) and first.texts == again.texts
+    assert first.image.shape == (data.CANVAS_H, data.CANVAS_W)
+    assert data.TRAIN_START >= 200 and data.VALID_START >= 200
+    images, scores, geometry, rois, labels, lengths = collate([
+        (first.image[None],) + data.targets(first.boxes) + (first.boxes, first.texts)])
+    assert rois.shape == (len(first.texts), 5) and int(lengths.sum()) == len(labels)
+
+
+WEIGHTS = os.path.join(reader.WEIGHTS, "model.pt")
+
+
+@pytest.mark.skipif(not os.path.isfile(WEIGHTS), reason="no committed weights")
+def test_committed_weights_load_and_read_embedded_frames():
+    from bench.dataset import decode as decode_image, open_dataset, read_bytes
+    from tests.conftest import EMBEDDED
+
+    net, config = reader.load()
+    assert config["backbone"] == "b0" and config["steps"] > 0
+    assert os.path.getsize(WEIGHTS) < 25 * 2 ** 20
+    entries = open_dataset(EMBEDDED).entries[:5]
+    for entry in entries:
+        lines = reader.read(net, data.to_canvas(decode_image(read_bytes(entry), entry)))
+        assert all(set(text) <= set(VOCAB) for _, text, _ in lines)
