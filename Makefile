@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 REQS   := env/requirements-runner.txt env/requirements-easyocr.txt env/requirements-paddleocr.txt \
-          env/requirements-report.txt env/requirements-dev.txt
+          env/requirements-onnx.txt env/requirements-report.txt env/requirements-dev.txt
 ARGS   ?=
 
 MINUTES ?= 60

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16")
+MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
 
 
 class ModeUnavailable(Exception):

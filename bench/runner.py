@@ -217,6 +217,7 @@ class Run:
             if self.telemetry:
                 self.telemetry.stop()
         self.log.close()
+        self.meta["engines"] = {key: state["env"] for key, state in self.cells_state.items() if state.get("env")}
         self.meta["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         results.write_json(os.path.join(self.dir, "run.json"), self.meta)
         return self.summarize(cells)

@@ -43,7 +43,7 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 16
+    assert len(rows) == 17
     for engine in ("easyocr", "paddleocr", "tesseract", "fots"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]

@@ -85,18 +85,39 @@ def test_training_batches_are_deterministic_and_never_use_benchmark_frames():
     assert rois.shape == (len(first.texts), 5) and int(lengths.sum()) == len(labels)
 
 
+def test_onnx_export_round_trip_matches_pytorch(model, tmp_path):
+    from models.fots.export import export
+
+    model.eval()
+    backends = (reader.TorchBackend(model), reader.OnnxBackend(*export(model, str(tmp_path))))
+    canvas = np.random.default_rng(0).random((1, 1, data.CANVAS_H, data.CANVAS_W)).astype(np.float32)
+    (score_t, geo_t, feats_t), (score_o, geo_o, feats_o) = (b.detect(canvas) for b in backends)
+    assert np.abs(score_t - score_o).max() < 1e-4 and np.abs(geo_t - geo_o).max() < 1e-3
+    rois = np.array([[0, 4, 8, 200, 30], [0, 10, 40, 300, 70], [0, 1, 1, 50, 20]], np.float32)  # 3 lines
+    rec_t, rec_o = backends[0].recognize(feats_t, rois), backends[1].recognize(feats_o, rois)
+    assert rec_o.shape == (ROI_SIZE[1], 3, len(VOCAB) + 1) and np.abs(rec_t - rec_o).max() < 1e-3
+
+
 WEIGHTS = os.path.join(reader.WEIGHTS, "model.pt")
 
 
 @pytest.mark.skipif(not os.path.isfile(WEIGHTS), reason="no committed weights")
-def test_committed_weights_load_and_read_embedded_frames():
+def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
     from bench.dataset import decode as decode_image, open_dataset, read_bytes
+    from bench.worker import adapter_class
     from tests.conftest import EMBEDDED
 
     net, config = reader.load()
-    assert config["backbone"] == "b0" and config["steps"] > 0
+    assert config["backbone"] == "b0" and config["steps"] > 0 and "command" in config
     assert os.path.getsize(WEIGHTS) < 25 * 2 ** 20
-    entries = open_dataset(EMBEDDED).entries[:5]
-    for entry in entries:
-        lines = reader.read(net, data.to_canvas(decode_image(read_bytes(entry), entry)))
-        assert all(set(text) <= set(VOCAB) for _, text, _ in lines)
+    adapter = adapter_class("adapters.fots:Adapter")()
+    adapter.load("onnx-cpu", {})  # exports once, then reuses the cached graphs
+    onnx_backend, torch_backend = reader.OnnxBackend(*adapter.model_files()), reader.TorchBackend(net)
+    for entry in open_dataset(EMBEDDED).entries[:3]:
+        canvas = adapter.preprocess(decode_image(read_bytes(entry), entry))
+        images = canvas.image[None, None].astype(np.float32)
+        (score_t, _, feats_t), (score_o, _, feats_o) = torch_backend.detect(images), onnx_backend.detect(images)
+        assert np.abs(score_t - score_o).max() < 1e-3
+        rois = np.array([[0, 0, 0, data.CANVAS_W / 2, data.CANVAS_H / 2]], np.float32)
+        assert np.abs(torch_backend.recognize(feats_t, rois) - onnx_backend.recognize(feats_o, rois)).max() < 1e-2
+        assert all(set(w.text) <= set(VOCAB) for w in adapter.infer(canvas))

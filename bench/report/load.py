@@ -10,7 +10,7 @@ import pandas as pd
 SAMPLE_NEEDS = ["engine", "mode", "sample_id", "pass", "gt", "pred", "t_pre_ms", "t_infer_ms",
                 "t_total_ms", "error"]
 SUMMARY_NEEDS = ["engine", "mode", "status", "reason", "n"]
-MODE_ORDER = ["cpu", "gpu", "trt", "trt-fp32", "trt-fp16", "trt-int8"]
+MODE_ORDER = ["cpu", "onnx-cpu", "gpu", "trt", "trt-fp32", "trt-fp16", "trt-int8"]
 MODE_LABELS = {"cpu": "CPU", "gpu": "GPU", "trt": "TRT", "trt-fp32": "TRT FP32",
                "trt-fp16": "TRT FP16", "trt-int8": "TRT INT8", "onnx-cpu": "ONNX CPU"}
 

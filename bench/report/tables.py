@@ -18,6 +18,8 @@ ENGINE_ROWS = [
     ("Per sample (ms)", "t_total_ms", 1, "ms_per_sample", 1),
     ("Throughput (FPS)", "fps", 1, "fps", 2),
     ("Peak memory (MB)", "peak_rss_mb", 1, None, 0),
+    ("System memory peak (MB)", "sys_peak_ram_mb", 1, None, 0),
+    ("Energy per sample (mJ)", "energy_mj_per_sample", 1, None, 1),
 ]
 DECIMALS = {label: d for label, _, _, _, d in ENGINE_ROWS}
 

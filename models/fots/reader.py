@@ -1,4 +1,5 @@
-"""Inference: a grey image in, lines (box in the image's pixels, text, confidence) out.
+"""Inference: a canvas in, lines (box in the source image's pixels, text, confidence) out,
+through PyTorch (``TorchBackend``) or ONNX Runtime (``OnnxBackend``) with the same decoding.
 Used by training's validation and by adapters/fots.py."""
 import json
 import os
@@ -23,18 +24,48 @@ def load(folder: str = WEIGHTS, device: str = "cpu") -> Tuple[FOTS, dict]:
     return model.to(device).eval(), config
 
 
-def read(model: FOTS, canvas: data.Canvas, device: str = "cpu",
+class TorchBackend:
+    """The network in PyTorch, on ``device``."""
+
+    def __init__(self, model: FOTS, device: str = "cpu") -> None:
+        self.model, self.device = model, device
+
+    def detect(self, images: np.ndarray):
+        with torch.no_grad():
+            feats = self.model.features(torch.from_numpy(images).to(self.device))
+            score, geometry = self.model.detect(feats)
+        return torch.sigmoid(score).cpu().numpy(), geometry.cpu().numpy(), feats
+
+    def recognize(self, feats, rois: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.model.recognize(feats, torch.from_numpy(rois).to(self.device)).cpu().numpy()
+
+
+class OnnxBackend:
+    """The exported graphs (models/fots/export.py) in ONNX Runtime."""
+
+    def __init__(self, detector: str, recognizer: str, providers=("CPUExecutionProvider",)) -> None:
+        import onnxruntime
+
+        self.det = onnxruntime.InferenceSession(detector, providers=list(providers))
+        self.rec = onnxruntime.InferenceSession(recognizer, providers=list(providers))
+
+    def detect(self, images: np.ndarray):
+        return tuple(self.det.run(None, {"images": images}))
+
+    def recognize(self, feats, rois: np.ndarray) -> np.ndarray:
+        return self.rec.run(None, {"features": feats, "rois": rois})[0]
+
+
+def read(backend, canvas: data.Canvas,
          threshold: float = 0.5) -> List[Tuple[Tuple[float, float, float, float], str, float]]:
     """Lines on a canvas (``data.to_canvas(gray)``), with boxes in the source's pixels."""
-    with torch.no_grad():
-        images = torch.from_numpy(canvas.image)[None, None].to(device)
-        feats = model.features(images)
-        score, geometry = model.detect(feats)
-        found = decode.boxes(torch.sigmoid(score)[0, 0].cpu().numpy(), geometry[0].cpu().numpy(), threshold)
-        if not found:
-            return []
-        rois = torch.tensor([[0.0] + list(box) for box, _ in found], device=device)
-        texts = decode.ctc_greedy(model.recognize(feats, rois).cpu().numpy())
+    score, geometry, feats = backend.detect(canvas.image[None, None].astype(np.float32))
+    found = decode.boxes(score[0, 0], geometry[0], threshold)
+    if not found:
+        return []
+    rois = np.array([[0.0] + list(box) for box, _ in found], np.float32)
+    texts = decode.ctc_greedy(backend.recognize(feats, rois))
     ox, oy = canvas.offset
     out = []
     for (box, det_conf), (text, rec_conf) in zip(found, texts):

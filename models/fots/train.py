@@ -80,11 +80,12 @@ def recognition_loss(log_probs, labels, lengths) -> torch.Tensor:
 def validate(model: FOTS, device: str, count: int = 64) -> dict:
     """End to end on held-out generator frames (indices 5000...): exact codes, CER."""
     model.eval()
+    backend = reader.TorchBackend(model, device)
     counts = []
     for i in range(count):
         sample = data.training_sample(data.VALID_START + i)
         gray = (sample.image * 255).astype(np.uint8)
-        lines = reader.read(model, data.to_canvas(gray), device)
+        lines = reader.read(backend, data.to_canvas(gray))
         lines.sort(key=lambda l: (l[0][1] + l[0][3]) / 2)
         pred = metrics.normalize("".join(text for _, text, _ in lines))
         counts.append(metrics.counts(pred, metrics.normalize(" ".join(sample.texts))))

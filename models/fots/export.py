@@ -1,0 +1,69 @@
+"""The FOTS reader as two ONNX graphs, detector (image -> score, geometry, features) and
+recogniser (features, line boxes -> CTC log-probabilities), with box decoding between them
+in numpy as in PyTorch. Used by the ``onnx-cpu`` mode and as the input of TensorRT builds.
+
+    python -m models.fots.export --out /tmp/fots-onnx
+"""
+import argparse
+import os
+from typing import Tuple
+
+import torch
+import torch.nn as nn
+
+from models.fots import data
+from models.fots.net import FOTS
+
+OPSET = 17
+
+
+class Detector(nn.Module):
+    def __init__(self, model: FOTS) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor):
+        feats = self.model.features(images)
+        score, geometry = self.model.detect(feats)
+        return torch.sigmoid(score), geometry, feats
+
+
+class Recognizer(nn.Module):
+    def __init__(self, model: FOTS) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, feats: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
+        return self.model.recognize(feats, rois)
+
+
+def export(model: FOTS, folder: str) -> Tuple[str, str]:
+    """Write detector.onnx and recognizer.onnx (any number of lines) into ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    detector, recognizer = Detector(model).eval(), Recognizer(model).eval()
+    images = torch.zeros(1, 1, data.CANVAS_H, data.CANVAS_W)
+    with torch.no_grad():
+        feats = detector(images)[2]
+    rois = torch.tensor([[0.0, 4.0, 8.0, 200.0, 30.0], [0.0, 10.0, 40.0, 300.0, 70.0]])
+    paths = (os.path.join(folder, "detector.onnx"), os.path.join(folder, "recognizer.onnx"))
+    torch.onnx.export(detector, (images,), paths[0], input_names=["images"],
+                      output_names=["score", "geometry", "features"], opset_version=OPSET, dynamo=False)
+    torch.onnx.export(recognizer, (feats, rois), paths[1], input_names=["features", "rois"],
+                      output_names=["log_probs"], dynamic_axes={"rois": {0: "lines"}, "log_probs": {1: "lines"}},
+                      opset_version=OPSET, dynamo=False)
+    return paths
+
+
+def main() -> None:
+    from models.fots import reader
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default=reader.WEIGHTS)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    model, _ = reader.load(args.weights)
+    print("\n".join(export(model, args.out)))
+
+
+if __name__ == "__main__":
+    main()
