@@ -5,6 +5,7 @@ in numpy as in PyTorch. Used by the ``onnx-cpu`` mode and as the input of Tensor
     python -m models.fots.export --out /tmp/fots-onnx
 """
 import argparse
+import inspect
 import os
 from typing import Tuple
 
@@ -46,11 +47,13 @@ def export(model: FOTS, folder: str) -> Tuple[str, str]:
         feats = detector(images)[2]
     rois = torch.tensor([[0.0, 4.0, 8.0, 200.0, 30.0], [0.0, 10.0, 40.0, 300.0, 70.0]])
     paths = (os.path.join(folder, "detector.onnx"), os.path.join(folder, "recognizer.onnx"))
+    # the TorchScript exporter: dynamo=False where torch (>= 2.5) offers a choice
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(detector, (images,), paths[0], input_names=["images"],
-                      output_names=["score", "geometry", "features"], opset_version=OPSET, dynamo=False)
+                      output_names=["score", "geometry", "features"], opset_version=OPSET, **legacy)
     torch.onnx.export(recognizer, (feats, rois), paths[1], input_names=["features", "rois"],
                       output_names=["log_probs"], dynamic_axes={"rois": {0: "lines"}, "log_probs": {1: "lines"}},
-                      opset_version=OPSET, dynamo=False)
+                      opset_version=OPSET, **legacy)
     return paths
 
 

@@ -39,7 +39,10 @@ def _conv(cin: int, cout: int) -> nn.Sequential:
 class FOTS(nn.Module):
     def __init__(self, backbone: str = "b0", width: int = 64, hidden: int = 96) -> None:
         super().__init__()
-        features = BACKBONES[backbone](weights=None).features
+        try:
+            features = BACKBONES[backbone](weights=None).features
+        except TypeError:  # torchvision < 0.13 (JetPack 4.x: torch 1.10, torchvision 0.11)
+            features = BACKBONES[backbone](pretrained=False).features
         stem = features[0][0]
         features[0][0] = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride, stem.padding, bias=False)
         self.stages = features[: TAPS[-1] + 1]
