@@ -1,10 +1,16 @@
 # Two commands on a fresh machine: `make bench` and `make test`.
 PYTHON ?= python3
 VENV   ?= .venv
-BIN    := $(VENV)/bin
+BIN     = $(VENV)/bin
 REQS   := env/requirements-runner.txt env/requirements-easyocr.txt env/requirements-paddleocr.txt \
           env/requirements-onnx.txt env/requirements-report.txt env/requirements-dev.txt
 ARGS   ?=
+
+SUITE  ?= bench/suites/default.yaml
+DEPS   ?= deps
+# env/jetson/setup.sh and env/server/setup.sh write env/local.mk: their runner environment
+# (VENV), no pip installs here (DEPS), and a suite naming each engine's interpreter (SUITE).
+-include env/local.mk
 
 MINUTES ?= 60
 REPORT_FROM ?= results
@@ -12,22 +18,22 @@ REPORT_OUT  ?= reports/latest
 
 .PHONY: bench test report report-benchmark train-fots system deps dataset clean-venv
 
-bench: deps  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
-	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run $(ARGS)
+bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
+	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
 
 test: deps  ## the test suite (real engines on a few images, fault tests)
 	$(BIN)/python -m pytest $(ARGS)
 
-report: deps  ## a markdown report from every run under results/ (ARGS="--alias DEVICE=Nano ...")
+report: $(DEPS)  ## a markdown report from every run under results/ (ARGS="--alias DEVICE=Nano ...")
 	$(BIN)/python -m bench.report $(REPORT_FROM) --out $(REPORT_OUT) $(ARGS)
 
-report-benchmark: deps  ## time a report over 100,000 sample rows; appends to results/benchmarks/
+report-benchmark: $(DEPS)  ## time a report over 100,000 sample rows; appends to results/benchmarks/
 	$(BIN)/python -m bench.report.benchmark $(ARGS)
 
-train-fots: deps  ## train our FOTS model further for MINUTES (resumes; GPU if present)
+train-fots: $(DEPS)  ## train our FOTS model further for MINUTES (resumes; GPU if present)
 	$(BIN)/python -m models.fots.train --resume --minutes $(MINUTES) $(ARGS)
 
-dataset: deps  ## regenerate the embedded dataset (byte-identical with the pinned env)
+dataset: $(DEPS)  ## regenerate the embedded dataset (byte-identical with the pinned env)
 	$(BIN)/python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200
 
 deps: system $(VENV)/.installed

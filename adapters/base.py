@@ -5,6 +5,7 @@ file must not import the engine (the runner reads ``modes`` without it); ``load`
 The worker calls, in one process per engine x mode cell::
 
     adapter.load(mode, options)        # raise ModeUnavailable(reason) to skip the cell
+    adapter.calibrate(images)          # optional: see sample images before timing
     inputs = adapter.preprocess(image) # timed as preprocessing
     words = adapter.infer(inputs)      # timed as inference
     adapter.synchronize()              # GPU modes: before the clock stops
@@ -47,6 +48,11 @@ class Adapter:
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         raise NotImplementedError
+
+    def calibrate(self, images: List[np.ndarray]) -> None:
+        """Before warm-up, decoded images like those to be timed (the warm-up image and the
+        first samples), for what an engine must see first: TensorRT shape ranges, INT8
+        calibration. Counted in the cell's load time. Most engines need nothing."""
 
     def preprocess(self, image: np.ndarray) -> Any:
         """Engine-specific input conversion; the harness has already decoded and cropped."""

@@ -1,9 +1,11 @@
 """Our own FOTS-style end-to-end code reader (models/fots), with the weights committed in
 models/fots/weights/: trained here on generated codes, nothing to download.
 
-Modes: ``cpu`` and ``gpu`` in PyTorch; ``onnx-cpu`` in ONNX Runtime, from an export cached
-in ``~/.cache/ocr-edge-bench/fots-onnx/`` per weights, torch version and opset (the export's
-time is part of the cell's load time)."""
+Modes: ``cpu`` and ``gpu`` in PyTorch; ``onnx-cpu``, ``trt-fp32`` and ``trt-fp16`` in ONNX
+Runtime (CPU, or TensorRT with CUDA for what TensorRT does not take; adapters/onnx_runtime.py),
+from an export cached in ``~/.cache/ocr-edge-bench/fots-onnx/`` per weights, torch version and
+opset, with TensorRT engines cached in ``~/.cache/ocr-edge-bench/fots-trt/`` per GPU,
+TensorRT version, precision and input shape. Export and engine build are load time."""
 import hashlib
 import os
 from typing import Any, Dict, List
@@ -13,49 +15,56 @@ import numpy as np
 from adapters.base import Adapter as BaseAdapter
 from adapters.base import ModeUnavailable, Word
 
-CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench", "fots-onnx")
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
+ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16")
 
 
 class Adapter(BaseAdapter):
-    modes = ("cpu", "gpu", "onnx-cpu")
-    packages = ("torch", "torchvision", "onnxruntime")
-    mode_notes = {"trt-fp32": "the FOTS TensorRT engine is not built by this harness yet",
-                  "trt-fp16": "the FOTS TensorRT engine is not built by this harness yet"}
+    modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
+    packages = ("torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         import torch
 
         from models.fots import data, reader
 
-        if mode == "gpu" and not torch.cuda.is_available():
+        if mode not in ("cpu", "onnx-cpu") and not torch.cuda.is_available():
             raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
         device = "cuda" if mode == "gpu" else "cpu"
         self._folder = options.get("weights") or reader.WEIGHTS
         model, self._config = reader.load(self._folder, device)
         self._files = [os.path.join(self._folder, "model.pt")]
-        if mode == "onnx-cpu":
-            self._backend = self._onnx(model, torch.__version__, reader)
+        self._about: Dict[str, str] = {}
+        if mode in ONNX_MODES:
+            self._backend = self._onnx(model, mode, torch, reader)
         else:
             self._backend = reader.TorchBackend(model, device)
         self._threshold = float(options.get("threshold", 0.5))
         self._sync = torch.cuda.synchronize if mode == "gpu" else None
         self._data, self._reader = data, reader
 
-    def _onnx(self, model, torch_version: str, reader):
+    def _onnx(self, model, mode: str, torch, reader):
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
             raise ModeUnavailable("onnxruntime is not installed in this environment")
+        from adapters import onnx_runtime
+        from models.fots.data import CANVAS_H, CANVAS_W
         from models.fots.export import OPSET, export
 
         with open(self._files[0], "rb") as f:
-            key = "%s-torch%s-opset%d" % (hashlib.sha256(f.read()).hexdigest()[:16], torch_version, OPSET)
-        folder = os.path.join(CACHE, key)
+            key = "%s-torch%s-opset%d" % (hashlib.sha256(f.read()).hexdigest()[:16], torch.__version__, OPSET)
+        folder = os.path.join(CACHE, "fots-onnx", key)
         paths = [os.path.join(folder, name) for name in ("detector.onnx", "recognizer.onnx")]
         if not all(os.path.isfile(p) for p in paths):
             paths = list(export(model, folder))
+        engines = ""
+        if mode.startswith("trt"):
+            engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), torch.cuda.get_device_name(0),
+                                                 onnx_runtime.tensorrt_version(), mode[4:], (1, 1, CANVAS_H, CANVAS_W))
         self._files = paths
-        return reader.OnnxBackend(*paths)
+        self._about = onnx_runtime.describe(mode, engines)
+        return reader.OnnxBackend(*onnx_runtime.sessions(paths, mode, engines))
 
     def preprocess(self, image: np.ndarray) -> Any:
         import cv2
@@ -74,4 +83,4 @@ class Adapter(BaseAdapter):
         return self._files
 
     def versions(self) -> Dict[str, str]:
-        return {"fots-weights": "%s, %d steps" % (self._config["backbone"], self._config["steps"])}
+        return dict(self._about, **{"fots-weights": "%s, %d steps" % (self._config["backbone"], self._config["steps"])})

@@ -1,5 +1,6 @@
 """Command line: ``python -m bench run ...`` (see ``--help``)."""
 import argparse
+import os
 import sys
 from typing import List, Optional
 
@@ -30,7 +31,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--resume", nargs="?", const="latest", metavar="RUN_DIR",
                      help="continue a run (default: the latest one) without redoing finished samples")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    suite = sub.add_parser("suite", help="write a suite with each engine's own interpreter (env/jetson, env/server)")
+    suite.add_argument("--config", default=cfg.DEFAULT_SUITE, help="the suite to start from (default: %(default)s)")
+    suite.add_argument("--python", action="append", default=[], metavar="ENGINE=INTERPRETER",
+                       help="run ENGINE's cells with INTERPRETER (repeatable)")
+    suite.add_argument("--out", required=True, help="the suite file to write (YAML)")
     args = parser.parse_args(argv)
+    if args.command == "suite":
+        return write_suite(args.config, args.python, args.out)
     if args.command != "run":
         parser.print_help()
         return 2
@@ -53,6 +61,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     print("run folder: %s" % current.dir, file=sys.stderr)
     runner.print_summary(current, current.execute())
+    return 0
+
+
+def write_suite(source: str, pairs: List[str], out: str) -> int:
+    import yaml
+
+    try:
+        bad = [p for p in pairs if "=" not in p]
+        if bad:
+            raise cfg.ConfigError("--python %s: expected ENGINE=INTERPRETER" % bad[0])
+        suite = cfg.with_interpreters(cfg.read_suite(source), dict(p.split("=", 1) for p in pairs))
+    except (cfg.ConfigError, OSError) as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
+    with open(out, "w") as f:
+        f.write("# Written by `python -m bench suite` from %s: each engine with its own interpreter.\n"
+                % os.path.relpath(source, cfg.REPO))
+        yaml.safe_dump(suite, f, sort_keys=False, default_flow_style=None)
+    print("wrote %s" % out, file=sys.stderr)
     return 0
 
 

@@ -19,6 +19,7 @@ DEFAULTS: Dict[str, Any] = {
     "grayscale": True,
     "crop": True,
     "warmup": 30,
+    "calibration": 16,  # images an adapter may see before timing (TensorRT shapes, INT8)
     "passes": 1,
     "limit": None,  # first N samples only
     "timeout_s": 3600,  # per cell, load and warm-up included
@@ -96,6 +97,19 @@ def cells(config: Dict[str, Any], default_python: str) -> List[Cell]:
             out.append(Cell(engine, mode, spec.get("adapter") or "adapters.%s:Adapter" % engine,
                             os.path.expanduser(spec.get("python") or default_python),
                             spec.get("options") or {}, float(spec.get("timeout_s") or config["timeout_s"])))
+    return out
+
+
+def with_interpreters(suite: Dict[str, Any], interpreters: Dict[str, str]) -> Dict[str, Any]:
+    """The suite with each named engine run by its own Python (env/jetson, env/server)."""
+    out = copy.deepcopy(suite)
+    for engine, python in interpreters.items():
+        if engine not in (out.get("engines") or {}):
+            raise ConfigError("--python %s: no such engine in the suite (%s)" % (engine, ", ".join(out.get("engines") or {})))
+        if not os.access(os.path.expanduser(python), os.X_OK):
+            raise ConfigError("--python %s: %s is not an executable interpreter" % (engine, python))
+        out["engines"][engine] = dict(out["engines"][engine] or {}, python=python)
+    build(out, {})
     return out
 
 

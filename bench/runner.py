@@ -96,6 +96,7 @@ class Run:
         log_path = os.path.join(self.dir, "logs", "%s-%s.log" % (cell.engine, cell.mode))
         spec = {"adapter": cell.adapter, "mode": cell.mode, "options": cell.options,
                 "dataset": self.meta["dataset"]["path"], "warmup": self.config["warmup"],
+                "calibration": self.config["calibration"],
                 "image": {"grayscale": self.config["grayscale"], "crop": self.config["crop"],
                           "variant": self.config["preprocess"]}, "todo": todo}
         env = dict(os.environ, PYTHONUNBUFFERED="1", ORT_DISABLE_TELEMETRY="1",

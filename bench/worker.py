@@ -21,7 +21,7 @@ import resource
 import signal
 import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from adapters.base import ModeUnavailable, join_reading_order
 from bench.dataset import Entry, SampleError, decode, open_dataset, read_bytes
@@ -83,6 +83,19 @@ def measure(adapter, entry: Entry, image_opts: Dict[str, Any]) -> Dict[str, Any]
     return row
 
 
+def calibration_images(entries: List[Entry], count: int, image_opts: Dict[str, Any]) -> List[Any]:
+    """The first ``count`` entries that decode, as the timed samples will be decoded."""
+    images: List[Any] = []
+    for entry in entries:
+        if len(images) >= count:
+            break
+        try:
+            images.append(decode(read_bytes(entry), entry, **image_opts))
+        except SampleError:
+            continue  # recorded as an error row when its turn comes
+    return images
+
+
 def environment(adapter) -> Dict[str, Any]:
     names = tuple(adapter.packages) + ("numpy", "opencv-python", "opencv-python-headless")
     versions = package_versions(names)
@@ -98,13 +111,14 @@ def run(spec: Dict[str, Any], send) -> None:
     except ModeUnavailable as exc:
         send(event="skipped", reason=str(exc))
         return
-    model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
-    send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter))
-
     dataset = open_dataset(spec["dataset"])
     by_id = {e.sample_id: e for e in dataset.entries}
     image_opts = spec["image"]
     warm: Optional[Entry] = dataset.warmup or (dataset.entries[0] if dataset.entries else None)
+    adapter.calibrate(calibration_images(([warm] if warm else []) + dataset.entries, spec.get("calibration", 0),
+                                         image_opts))
+    model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
+    send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter))
     for i in range(spec["warmup"] if warm else 0):
         result = measure(adapter, warm, image_opts)
         if result["error"]:

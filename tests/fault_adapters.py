@@ -48,3 +48,11 @@ class Hang(Echo):
 class RaiseEverySample(Echo):
     def infer(self, inputs):
         raise ValueError("cannot read this")
+
+
+class Calibrating(Echo):
+    """Reads every image as what it was shown before timing: how many images, and their
+    shapes, so a test can check the calibration hook."""
+
+    def calibrate(self, images):
+        self.text = "%d images %s" % (len(images), " ".join("x".join(map(str, i.shape)) for i in images))

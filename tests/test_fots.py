@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from adapters import onnx_runtime
 from models.fots import data, decode, reader
 from models.fots.net import BLANK, FOTS, ROI_SIZE, VOCAB, encode
 from models.fots.train import collate, detection_loss, recognition_loss
@@ -47,19 +48,15 @@ def test_ctc_greedy_collapses_repeats_and_drops_blanks():
 
 
 def test_box_decoding_on_a_hand_made_score_map():
-    score = np.zeros((10, 20), np.float32)
-    score[2:4, 2:10] = 0.9  # a line: cells (2..3, 2..9)
-    score[7, 5:15] = 0.8  # another line below
-    geometry = np.zeros((4, 10, 20), np.float32)
-    rows, cols = np.mgrid[0:10, 0:20]
-    cy, cx = (rows + 0.5) * 4, (cols + 0.5) * 4
-    for (y0, y1, x0, x1) in ((6.0, 18.0, 4.0, 42.0), (28.0, 32.0, 18.0, 62.0)):  # true boxes, pixels
-        inside = (cy >= y0) & (cy <= y1) & (cx >= x0) & (cx <= x1)
-        geometry[:, inside] = np.stack([cy - y0, y1 - cy, cx - x0, x1 - cx])[:, inside]
-    found = decode.boxes(score, geometry)
-    assert [tuple(round(v, 3) for v in box) for box, _ in found] == [(4.0, 6.0, 42.0, 18.0), (18.0, 28.0, 62.0, 32.0)]
-    assert found[0][1] == pytest.approx(0.9)
-    assert decode.boxes(np.zeros((10, 20), np.float32), geometry) == []
+    true = [(8.0, 20.0, 200.0, 50.0), (40.0, 70.0, 300.0, 90.0)]  # x0 y0 x1 y1 on the canvas
+    score, geometry = data.targets(true)
+    score *= 0.9
+    found = decode.boxes(score[0], geometry)
+    assert len(found) == 2 and found[0][1] == pytest.approx(0.9)
+    for (box, _), expected in zip(sorted(found, key=lambda f: f[0][1]), true):
+        assert box[1] == pytest.approx(expected[1]) and box[3] == pytest.approx(expected[3])  # voted
+        assert abs(box[0] - expected[0]) <= 2 and abs(box[2] - expected[2]) <= 2  # extent: half a cell
+    assert decode.boxes(np.zeros_like(score[0]), geometry) == []
 
 
 def test_overlapping_boxes_are_suppressed():
@@ -89,7 +86,7 @@ def test_onnx_export_round_trip_matches_pytorch(model, tmp_path):
     from models.fots.export import export
 
     model.eval()
-    backends = (reader.TorchBackend(model), reader.OnnxBackend(*export(model, str(tmp_path))))
+    backends = (reader.TorchBackend(model), reader.OnnxBackend(*onnx_runtime.sessions(export(model, str(tmp_path)), "onnx-cpu")))
     canvas = np.random.default_rng(0).random((1, 1, data.CANVAS_H, data.CANVAS_W)).astype(np.float32)
     (score_t, geo_t, feats_t), (score_o, geo_o, feats_o) = (b.detect(canvas) for b in backends)
     assert np.abs(score_t - score_o).max() < 1e-4 and np.abs(geo_t - geo_o).max() < 1e-3
@@ -112,7 +109,8 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
     assert os.path.getsize(WEIGHTS) < 25 * 2 ** 20
     adapter = adapter_class("adapters.fots:Adapter")()
     adapter.load("onnx-cpu", {})  # exports once, then reuses the cached graphs
-    onnx_backend, torch_backend = reader.OnnxBackend(*adapter.model_files()), reader.TorchBackend(net)
+    onnx_backend = reader.OnnxBackend(*onnx_runtime.sessions(adapter.model_files(), "onnx-cpu"))
+    torch_backend = reader.TorchBackend(net)
     for entry in open_dataset(EMBEDDED).entries[:3]:
         canvas = adapter.preprocess(decode_image(read_bytes(entry), entry))
         images = canvas.image[None, None].astype(np.float32)

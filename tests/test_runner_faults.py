@@ -92,6 +92,20 @@ def test_bad_samples_are_error_rows_and_the_rest_is_measured(tmp_path, small_dat
     assert row["status"] == "ok" and row["n"] == "6" and row["n_errors"] == "3"
 
 
+def test_an_engine_is_shown_the_warmup_image_and_first_samples_before_timing(tmp_path, small_dataset):
+    from bench.dataset import decode, open_dataset, read_bytes
+
+    proc, folder = go(tmp_path, small_dataset, {
+        "calib": {"adapter": "tests.fault_adapters:Calibrating", "modes": ["cpu"]}}, calibration=3)
+    assert proc.returncode == 0, proc.stderr
+    data = open_dataset(small_dataset)
+    shapes = ["x".join(map(str, decode(read_bytes(e), e, grayscale=True, crop=True, variant="raw").shape))
+              for e in (data.warmup, data.entries[0], data.entries[1])]
+    expected = "3 images " + " ".join(shapes)
+    preds = {s["pred"] for s in read_samples(os.path.join(folder, "samples.csv"))}
+    assert preds == {expected}  # the warm-up frame's crop first, then the first two samples'
+
+
 def test_malformed_manifest_is_a_clear_error_before_anything_runs(tmp_path):
     (tmp_path / "manifest.csv").write_text("file,label\na.png,X\n")
     suite = write_suite(tmp_path / "suite.json", {"echo": ECHO})

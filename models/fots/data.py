@@ -10,6 +10,8 @@ from typing import List, NamedTuple, Tuple
 import cv2
 import numpy as np
 
+from models.fots.net import SHRINK
+
 CANVAS_H, CANVAS_W = 128, 512
 MAX_UPSCALE = 3.0
 TRAIN_SEED = 20240801  # the generator's seed; training indices never overlap the benchmark's
@@ -71,7 +73,7 @@ def training_sample(index: int, seed: int = TRAIN_SEED) -> TrainingSample:
 
 
 def targets(boxes: List[Tuple[float, float, float, float]], stride: int = 4,
-            shrink: float = 0.2) -> Tuple[np.ndarray, np.ndarray]:
+            shrink: float = SHRINK) -> Tuple[np.ndarray, np.ndarray]:
     """Score map (1 inside each line's box, shrunk by ``shrink`` of its height on every side)
     and distances from each cell centre to the box's top, bottom, left and right."""
     h, w = CANVAS_H // stride, CANVAS_W // stride

@@ -1,12 +1,13 @@
 """From the network's outputs to boxes and text: connected components of the score map,
-each pixel voting for its line's box (weighted by its score), overlapping boxes suppressed;
-greedy CTC decoding. numpy and OpenCV only."""
+each giving one line's box (top and bottom voted by its pixels' distances, weighted by
+score; left and right from the component's extent, widened by the label shrink), overlapping
+boxes suppressed; greedy CTC decoding. numpy and OpenCV only."""
 from typing import List, Tuple
 
 import cv2
 import numpy as np
 
-from models.fots.net import BLANK, STRIDE, VOCAB
+from models.fots.net import BLANK, SHRINK, STRIDE, VOCAB
 
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1
 
@@ -22,15 +23,21 @@ def iou(a: Box, b: Box) -> float:
 def boxes(score: np.ndarray, geometry: np.ndarray, threshold: float = 0.5,
           overlap: float = 0.3, stride: int = STRIDE) -> List[Tuple[Box, float]]:
     """score (h, w) probabilities, geometry (4, h, w) distances to top, bottom, left, right
-    -> [(box, mean score)], best first, none overlapping by more than ``overlap`` IoU."""
+    -> [(box, mean score)], best first, none overlapping by more than ``overlap`` IoU.
+
+    Left and right come from where the component starts and ends, not from the regressed
+    distances: a line is up to 500 px long, and those distances, learnt on a CPU budget,
+    overshoot by tens of pixels (48 validation frames: CER 41.6% with them, 22.7% this way)."""
     count, labels = cv2.connectedComponents((score > threshold).astype(np.uint8), connectivity=8)
     found = []
     for k in range(1, count):
         rows, cols = np.nonzero(labels == k)
         weight = score[rows, cols]
-        cy, cx = (rows + 0.5) * stride, (cols + 0.5) * stride
-        t, b, l, r = (geometry[i, rows, cols] for i in range(4))
-        box = tuple(float(np.average(v, weights=weight)) for v in (cx - l, cy - t, cx + r, cy + b))
+        cy = (rows + 0.5) * stride
+        y0 = float(np.average(cy - geometry[0, rows, cols], weights=weight))
+        y1 = float(np.average(cy + geometry[1, rows, cols], weights=weight))
+        pad = SHRINK * (y1 - y0)  # the labels' shrink (data.targets), undone
+        box = (float(cols.min() * stride - pad), y0, float((cols.max() + 1) * stride + pad), y1)
         found.append((box, float(weight.mean())))
     kept: List[Tuple[Box, float]] = []
     for box, conf in sorted(found, key=lambda f: -f[1]):

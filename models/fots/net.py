@@ -21,6 +21,7 @@ from torchvision.ops import roi_align
 VOCAB = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:/-., "
 BLANK = 0  # CTC blank; character VOCAB[i] is class i + 1
 STRIDE = 4
+SHRINK = 0.2  # a line's score label is its box shrunk by this much of its height on every side
 ROI_SIZE = (8, 96)  # height, width of each line's features: 96 CTC steps per line
 BACKBONES = {"b0": torchvision.models.efficientnet_b0, "b1": torchvision.models.efficientnet_b1,
              "b2": torchvision.models.efficientnet_b2, "b3": torchvision.models.efficientnet_b3}

@@ -42,13 +42,11 @@ class TorchBackend:
 
 
 class OnnxBackend:
-    """The exported graphs (models/fots/export.py) in ONNX Runtime."""
+    """The exported graphs (models/fots/export.py) in ONNX Runtime sessions
+    (adapters/onnx_runtime.py makes them for each mode)."""
 
-    def __init__(self, detector: str, recognizer: str, providers=("CPUExecutionProvider",)) -> None:
-        import onnxruntime
-
-        self.det = onnxruntime.InferenceSession(detector, providers=list(providers))
-        self.rec = onnxruntime.InferenceSession(recognizer, providers=list(providers))
+    def __init__(self, detector, recognizer) -> None:
+        self.det, self.rec = detector, recognizer
 
     def detect(self, images: np.ndarray):
         return tuple(self.det.run(None, {"images": images}))

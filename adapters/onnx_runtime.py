@@ -1,0 +1,88 @@
+"""ONNX Runtime sessions for an exported model, in the harness's modes: ``onnx-cpu`` (CPU
+execution provider), ``gpu`` (CUDA provider) and ``trt-fp32`` / ``trt-fp16`` (TensorRT
+provider, CUDA for the nodes TensorRT does not take). A helper for adapters whose engine
+exports to ONNX (adapters/fots.py); not an engine itself.
+
+On GPU modes the CPU fallback is switched off, so a graph that would silently run on the
+CPU fails to load instead of being timed as a GPU number. TensorRT engines are cached on
+disk in a folder keyed by GPU, TensorRT version, precision and input shape; ONNX Runtime
+names each engine inside it by the model's hash. Building an engine happens while the
+session loads, so its time lands in the cell's ``load_s``, apart from inference time; a
+build killed for memory kills the cell's process, which the runner records as ``failed``.
+
+Device side: Python 3.6, onnxruntime (``onnxruntime-gpu`` for GPU modes).
+"""
+import os
+import re
+from typing import Any, Dict, List, Sequence, Tuple
+
+from adapters.base import ModeUnavailable
+
+PROVIDERS = {"onnx-cpu": ("CPUExecutionProvider",),
+             "gpu": ("CUDAExecutionProvider",),
+             "trt-fp32": ("TensorrtExecutionProvider", "CUDAExecutionProvider"),
+             "trt-fp16": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
+WORKSPACE_BYTES = 1 << 30  # TensorRT builder workspace; a Jetson Nano has 4 GB for everything
+
+
+def tensorrt_version() -> str:
+    """The TensorRT Python package's version, or ``unknown`` (ONNX Runtime may load the
+    libraries without it)."""
+    try:
+        import tensorrt
+
+        return tensorrt.__version__
+    except ImportError:
+        return "unknown"
+
+
+def engine_folder(root: str, gpu: str, trt: str, precision: str, shape: Sequence[int]) -> str:
+    """``root/<gpu>-trt<version>-<precision>-<shape>``, with the GPU's name made path-safe."""
+    name = "%s-trt%s-%s-%s" % (gpu, trt, precision, "x".join(str(int(d)) for d in shape))
+    return os.path.join(root, re.sub(r"[^A-Za-z0-9.+-]+", "_", name))
+
+
+def providers(mode: str, available: Sequence[str], cache: str = "") -> List[Any]:
+    """The providers list for ``mode``, or ModeUnavailable saying which provider is missing."""
+    if mode not in PROVIDERS:
+        raise ModeUnavailable("no ONNX Runtime mode %r" % mode)
+    missing = [p for p in PROVIDERS[mode] if p not in available]
+    if missing:
+        raise ModeUnavailable("onnxruntime here offers %s, not %s (install onnxruntime-gpu built with %s)"
+                              % (", ".join(available), ", ".join(missing),
+                                 "TensorRT" if mode.startswith("trt") else "CUDA"))
+    if not mode.startswith("trt"):
+        return list(PROVIDERS[mode])
+    options = {"trt_fp16_enable": mode == "trt-fp16", "trt_engine_cache_enable": True,
+               "trt_engine_cache_path": cache, "trt_max_workspace_size": WORKSPACE_BYTES}
+    return [("TensorrtExecutionProvider", options), "CUDAExecutionProvider"]
+
+
+def sessions(paths: Sequence[str], mode: str, cache: str = "") -> Tuple[Any, ...]:
+    """One InferenceSession per ONNX file, all in ``mode``; TensorRT engines under ``cache``."""
+    import onnxruntime
+
+    chosen = providers(mode, onnxruntime.get_available_providers(), cache)
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+    options = onnxruntime.SessionOptions()
+    if mode != "onnx-cpu":
+        options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+    out = []
+    for path in paths:
+        session = onnxruntime.InferenceSession(path, sess_options=options, providers=chosen)
+        first = chosen[0] if isinstance(chosen[0], str) else chosen[0][0]
+        if first not in session.get_providers():
+            raise ModeUnavailable("onnxruntime could not start %s for %s" % (first, os.path.basename(path)))
+        out.append(session)
+    return tuple(out)
+
+
+def describe(mode: str, cache: str) -> Dict[str, str]:
+    """What a run should record about the sessions: runtime version, providers, engine cache."""
+    import onnxruntime
+
+    info = {"onnxruntime": onnxruntime.__version__, "onnx-providers": ",".join(PROVIDERS[mode])}
+    if mode.startswith("trt"):
+        info.update({"tensorrt": tensorrt_version(), "trt-engine-cache": cache})
+    return info

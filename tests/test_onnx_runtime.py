@@ -1,0 +1,44 @@
+"""The ONNX Runtime helper's GPU decisions, testable without a GPU: which providers each mode
+asks for, the reason a mode is skipped, and where TensorRT engines are cached."""
+import onnxruntime
+import pytest
+
+from adapters import onnx_runtime
+from adapters.base import ModeUnavailable
+
+GPU_BUILD = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+
+
+def test_tensorrt_modes_ask_for_tensorrt_then_cuda_with_the_precision_and_cache():
+    fp32 = onnx_runtime.providers("trt-fp32", GPU_BUILD, "/cache/a")
+    fp16 = onnx_runtime.providers("trt-fp16", GPU_BUILD, "/cache/b")
+    assert [p if isinstance(p, str) else p[0] for p in fp16] == ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
+    assert fp32[0][1]["trt_fp16_enable"] is False and fp16[0][1]["trt_fp16_enable"] is True
+    assert fp16[0][1]["trt_engine_cache_enable"] is True and fp16[0][1]["trt_engine_cache_path"] == "/cache/b"
+    assert onnx_runtime.providers("gpu", GPU_BUILD) == ["CUDAExecutionProvider"]
+    assert onnx_runtime.providers("onnx-cpu", GPU_BUILD) == ["CPUExecutionProvider"]
+
+
+def test_a_missing_provider_skips_the_mode_and_says_which():
+    with pytest.raises(ModeUnavailable, match="not TensorrtExecutionProvider, CUDAExecutionProvider.*onnxruntime-gpu"):
+        onnx_runtime.providers("trt-fp16", ["CPUExecutionProvider"])
+    with pytest.raises(ModeUnavailable, match="not TensorrtExecutionProvider \\(install onnxruntime-gpu built with TensorRT"):
+        onnx_runtime.providers("trt-fp32", ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with pytest.raises(ModeUnavailable, match="no ONNX Runtime mode"):
+        onnx_runtime.providers("trt-int4", GPU_BUILD)
+
+
+def test_this_machine_skips_gpu_sessions_rather_than_running_them_on_the_cpu(tmp_path):
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has a CUDA build of onnxruntime")
+    with pytest.raises(ModeUnavailable, match="onnxruntime here offers .*CPUExecutionProvider, not TensorrtExecutionProvider"):
+        onnx_runtime.sessions([str(tmp_path / "never-opened.onnx")], "trt-fp16", str(tmp_path / "engines"))
+
+
+def test_engines_are_cached_per_gpu_tensorrt_version_precision_and_shape():
+    key = dict(root="/c", gpu="NVIDIA Tegra X1", trt="8.2.1.8", precision="fp16", shape=(1, 1, 128, 512))
+    folder = onnx_runtime.engine_folder(**key)
+    assert folder == "/c/NVIDIA_Tegra_X1-trt8.2.1.8-fp16-1x1x128x512"
+    for change in ({"gpu": "NVIDIA H100 80GB HBM3"}, {"trt": "10.16.1.11"}, {"precision": "fp32"},
+                   {"shape": (1, 1, 256, 1024)}):
+        assert onnx_runtime.engine_folder(**dict(key, **change)) != folder
