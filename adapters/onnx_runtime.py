@@ -6,15 +6,18 @@ exports to ONNX (adapters/fots.py); not an engine itself.
 On GPU modes the CPU fallback is switched off, so a graph that would silently run on the
 CPU fails to load instead of being timed as a GPU number. TensorRT engines are cached on
 disk in a folder keyed by GPU, TensorRT version, precision and input shape; ONNX Runtime
-names each engine inside it by the model's hash. Building an engine happens while the
+names each engine inside it by the model's hash. A graph with dynamic inputs gets one
+optimisation profile (min, opt, max shape per input), so that no engine is rebuilt while
+samples are timed; a shape outside it is an error of that sample, not a silent rebuild. Building an engine happens while the
 session loads, so its time lands in the cell's ``load_s``, apart from inference time; a
 build killed for memory kills the cell's process, which the runner records as ``failed``.
 
 Device side: Python 3.6, onnxruntime (``onnxruntime-gpu`` for GPU modes).
 """
+import hashlib
 import os
 import re
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from adapters.base import ModeUnavailable
 
@@ -36,13 +39,33 @@ def tensorrt_version() -> str:
         return "unknown"
 
 
+def export_once(root: str, sources: Sequence[str], tag: str, names: Sequence[str],
+                export: Callable[[str], Sequence[str]]) -> List[str]:
+    """ONNX files ``names`` in ``root/<sha256 of the weight files>-<tag>/``, made by
+    ``export(folder)`` only when one is missing (the tag carries the exporter's versions)."""
+    digest = hashlib.sha256()
+    for path in sources:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    folder = os.path.join(root, "%s-%s" % (digest.hexdigest()[:16], tag))
+    paths = [os.path.join(folder, name) for name in names]
+    if not all(os.path.isfile(p) for p in paths):
+        os.makedirs(folder, exist_ok=True)
+        paths = list(export(folder))
+    return paths
+
+
 def engine_folder(root: str, gpu: str, trt: str, precision: str, shape: Sequence[int]) -> str:
     """``root/<gpu>-trt<version>-<precision>-<shape>``, with the GPU's name made path-safe."""
     name = "%s-trt%s-%s-%s" % (gpu, trt, precision, "x".join(str(int(d)) for d in shape))
     return os.path.join(root, re.sub(r"[^A-Za-z0-9.+-]+", "_", name))
 
 
-def providers(mode: str, available: Sequence[str], cache: str = "") -> List[Any]:
+Profiles = Dict[str, Tuple[Sequence[int], Sequence[int], Sequence[int]]]  # input -> min, opt, max
+
+
+def providers(mode: str, available: Sequence[str], cache: str = "", profiles: Optional[Profiles] = None) -> List[Any]:
     """The providers list for ``mode``, or ModeUnavailable saying which provider is missing."""
     if mode not in PROVIDERS:
         raise ModeUnavailable("no ONNX Runtime mode %r" % mode)
@@ -55,27 +78,28 @@ def providers(mode: str, available: Sequence[str], cache: str = "") -> List[Any]
         return list(PROVIDERS[mode])
     options = {"trt_fp16_enable": mode == "trt-fp16", "trt_engine_cache_enable": True,
                "trt_engine_cache_path": cache, "trt_max_workspace_size": WORKSPACE_BYTES}
+    for i, bound in enumerate(("min", "opt", "max")):
+        if profiles:
+            options["trt_profile_%s_shapes" % bound] = ",".join(
+                "%s:%s" % (name, "x".join(str(int(d)) for d in shapes[i])) for name, shapes in sorted(profiles.items()))
     return [("TensorrtExecutionProvider", options), "CUDAExecutionProvider"]
 
 
-def sessions(paths: Sequence[str], mode: str, cache: str = "") -> Tuple[Any, ...]:
-    """One InferenceSession per ONNX file, all in ``mode``; TensorRT engines under ``cache``."""
+def session(path: str, mode: str, cache: str = "", profiles: Optional[Profiles] = None) -> Any:
+    """An InferenceSession for one ONNX file in ``mode``; TensorRT engines under ``cache``."""
     import onnxruntime
 
-    chosen = providers(mode, onnxruntime.get_available_providers(), cache)
+    chosen = providers(mode, onnxruntime.get_available_providers(), cache, profiles)
     if cache:
         os.makedirs(cache, exist_ok=True)
     options = onnxruntime.SessionOptions()
     if mode != "onnx-cpu":
         options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
-    out = []
-    for path in paths:
-        session = onnxruntime.InferenceSession(path, sess_options=options, providers=chosen)
-        first = chosen[0] if isinstance(chosen[0], str) else chosen[0][0]
-        if first not in session.get_providers():
-            raise ModeUnavailable("onnxruntime could not start %s for %s" % (first, os.path.basename(path)))
-        out.append(session)
-    return tuple(out)
+    out = onnxruntime.InferenceSession(path, sess_options=options, providers=chosen)
+    first = chosen[0] if isinstance(chosen[0], str) else chosen[0][0]
+    if first not in out.get_providers():
+        raise ModeUnavailable("onnxruntime could not start %s for %s" % (first, os.path.basename(path)))
+    return out
 
 
 def describe(mode: str, cache: str) -> Dict[str, str]:

@@ -24,6 +24,34 @@ def clean_label():
     return np.asarray(image)
 
 
+def test_easyocr_onnx_graphs_match_its_float_networks(clean_label):
+    """The exported detector and recogniser (height pooling as a mean) agree with EasyOCR's
+    PyTorch networks on inputs of other sizes than the export's, and the ONNX pipeline
+    reads the label."""
+    import torch
+
+    from adapters.easyocr import recogniser_for_export
+
+    onnx = adapter_class("adapters.easyocr:Adapter")()
+    onnx.load("onnx-cpu", {})
+    import easyocr
+    import easyocr_en_models
+
+    reader = easyocr.Reader(["en"], gpu=False, model_storage_directory=easyocr_en_models.model_dir(),
+                            user_network_directory=easyocr_en_models.model_dir(), download_enabled=False,
+                            verbose=False, quantize=False)
+    images = torch.rand(1, 3, 96, 640)
+    lines = torch.rand(2, 1, 64, 320)
+    with torch.no_grad():
+        maps, _ = reader.detector.eval()(images)
+        logits = reader.recognizer.eval()(lines, None)
+        assert torch.equal(recogniser_for_export(reader.recognizer, torch).eval()(lines), logits)
+    assert np.abs(onnx._reader.detector(images)[0].numpy() - maps.numpy()).max() < 1e-4
+    assert np.abs(onnx._reader.recognizer(lines).numpy() - logits.numpy()).max() < 1e-3
+    text = join_reading_order(onnx.infer(onnx.preprocess(clean_label)))
+    assert metrics.normalize(text, casefold=True) == "LOT2215029520EXP08/2023", text
+
+
 @pytest.mark.parametrize("engine", ["easyocr", "paddleocr", "tesseract"])
 def test_engine_reads_a_clean_label_on_cpu(engine, clean_label):
     adapter = adapter_class("adapters.%s:Adapter" % engine)()
@@ -43,7 +71,7 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 17
+    assert len(rows) == 18
     for engine in ("easyocr", "paddleocr", "tesseract", "fots"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]

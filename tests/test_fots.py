@@ -86,7 +86,7 @@ def test_onnx_export_round_trip_matches_pytorch(model, tmp_path):
     from models.fots.export import export
 
     model.eval()
-    backends = (reader.TorchBackend(model), reader.OnnxBackend(*onnx_runtime.sessions(export(model, str(tmp_path)), "onnx-cpu")))
+    backends = (reader.TorchBackend(model), reader.OnnxBackend(*(onnx_runtime.session(p, "onnx-cpu") for p in export(model, str(tmp_path)))))
     canvas = np.random.default_rng(0).random((1, 1, data.CANVAS_H, data.CANVAS_W)).astype(np.float32)
     (score_t, geo_t, feats_t), (score_o, geo_o, feats_o) = (b.detect(canvas) for b in backends)
     assert np.abs(score_t - score_o).max() < 1e-4 and np.abs(geo_t - geo_o).max() < 1e-3
@@ -109,7 +109,7 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
     assert os.path.getsize(WEIGHTS) < 25 * 2 ** 20
     adapter = adapter_class("adapters.fots:Adapter")()
     adapter.load("onnx-cpu", {})  # exports once, then reuses the cached graphs
-    onnx_backend = reader.OnnxBackend(*onnx_runtime.sessions(adapter.model_files(), "onnx-cpu"))
+    onnx_backend = reader.OnnxBackend(*(onnx_runtime.session(p, "onnx-cpu") for p in adapter.model_files()))
     torch_backend = reader.TorchBackend(net)
     for entry in open_dataset(EMBEDDED).entries[:3]:
         canvas = adapter.preprocess(decode_image(read_bytes(entry), entry))

@@ -15,8 +15,17 @@ def test_tensorrt_modes_ask_for_tensorrt_then_cuda_with_the_precision_and_cache(
     assert [p if isinstance(p, str) else p[0] for p in fp16] == ["TensorrtExecutionProvider", "CUDAExecutionProvider"]
     assert fp32[0][1]["trt_fp16_enable"] is False and fp16[0][1]["trt_fp16_enable"] is True
     assert fp16[0][1]["trt_engine_cache_enable"] is True and fp16[0][1]["trt_engine_cache_path"] == "/cache/b"
+    assert "trt_profile_min_shapes" not in fp16[0][1]
     assert onnx_runtime.providers("gpu", GPU_BUILD) == ["CUDAExecutionProvider"]
     assert onnx_runtime.providers("onnx-cpu", GPU_BUILD) == ["CPUExecutionProvider"]
+
+
+def test_dynamic_inputs_get_one_profile_so_nothing_is_rebuilt_while_timing():
+    profiles = {"rois": ((1, 5), (2, 5), (16, 5)), "features": ((1, 64, 32, 128),) * 3}
+    options = onnx_runtime.providers("trt-fp32", GPU_BUILD, "/c", profiles)[0][1]
+    assert options["trt_profile_min_shapes"] == "features:1x64x32x128,rois:1x5"
+    assert options["trt_profile_opt_shapes"] == "features:1x64x32x128,rois:2x5"
+    assert options["trt_profile_max_shapes"] == "features:1x64x32x128,rois:16x5"
 
 
 def test_a_missing_provider_skips_the_mode_and_says_which():
@@ -32,7 +41,7 @@ def test_this_machine_skips_gpu_sessions_rather_than_running_them_on_the_cpu(tmp
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
         pytest.skip("this machine has a CUDA build of onnxruntime")
     with pytest.raises(ModeUnavailable, match="onnxruntime here offers .*CPUExecutionProvider, not TensorrtExecutionProvider"):
-        onnx_runtime.sessions([str(tmp_path / "never-opened.onnx")], "trt-fp16", str(tmp_path / "engines"))
+        onnx_runtime.session(str(tmp_path / "never-opened.onnx"), "trt-fp16", str(tmp_path / "engines"))
 
 
 def test_engines_are_cached_per_gpu_tensorrt_version_precision_and_shape():
