@@ -16,7 +16,7 @@ MINUTES ?= 60
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench test report report-benchmark train-fots system deps dataset clean-venv
+.PHONY: bench test report report-benchmark telemetry-benchmark fots-backbones train-fots system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
@@ -29,6 +29,12 @@ report: $(DEPS)  ## a markdown report from every run under results/ (ARGS="--ali
 
 report-benchmark: $(DEPS)  ## time a report over 100,000 sample rows; appends to results/benchmarks/
 	$(BIN)/python -m bench.report.benchmark $(ARGS)
+
+telemetry-benchmark: $(DEPS)  ## what the telemetry sampler costs a cell's timing; appends to results/benchmarks/
+	$(BIN)/python -m bench.telemetry_benchmark $(ARGS)
+
+fots-backbones: $(DEPS)  ## inference cost of FOTS with backbones B0-B3; appends to results/benchmarks/
+	$(BIN)/python -m models.fots.backbones $(ARGS)
 
 train-fots: $(DEPS)  ## train our FOTS model further for MINUTES (resumes; GPU if present)
 	$(BIN)/python -m models.fots.train --resume --minutes $(MINUTES) $(ARGS)
