@@ -52,7 +52,7 @@ def test_easyocr_onnx_graphs_match_its_float_networks(clean_label):
     assert metrics.normalize(text, casefold=True) == "LOT2215029520EXP08/2023", text
 
 
-@pytest.mark.parametrize("engine", ["easyocr", "paddleocr", "tesseract"])
+@pytest.mark.parametrize("engine", ["easyocr", "paddleocr", "rapidocr", "tesseract"])
 def test_engine_reads_a_clean_label_on_cpu(engine, clean_label):
     adapter = adapter_class("adapters.%s:Adapter" % engine)()
     adapter.load("cpu", {})
@@ -71,8 +71,8 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 18
-    for engine in ("easyocr", "paddleocr", "tesseract", "fots"):
+    assert len(rows) == 22
+    for engine in ("easyocr", "paddleocr", "rapidocr", "tesseract", "fots"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]
         assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1

