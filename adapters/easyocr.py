@@ -18,7 +18,6 @@ from adapters.base import Adapter as BaseAdapter
 from adapters.base import ModeUnavailable, Word, box_of
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
-OPSET = 17
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16")
 # TensorRT optimisation profiles (min, opt, max): the detector sees a crop padded to
 # multiples of 32 (at most MAX_SIDE a side here; option ``max_side``), the recogniser
@@ -63,7 +62,7 @@ class Adapter(BaseAdapter):
 
         torch = self._torch
         paths = onnx_runtime.export_once(os.path.join(CACHE, "easyocr-onnx"), self.model_files(),
-                                         "torch%s-opset%d" % (torch.__version__, OPSET),
+                                         "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
                                          ("detector.onnx", "recognizer.onnx"), self._export)
         engines = ""
         if mode.startswith("trt"):
@@ -79,17 +78,19 @@ class Adapter(BaseAdapter):
         """CRAFT with dynamic height and width; the recogniser with dynamic batch and width."""
         import inspect
 
+        from adapters.onnx_runtime import opset
+
         torch = self._torch
         legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
         paths = [os.path.join(folder, "detector.onnx"), os.path.join(folder, "recognizer.onnx")]
         detector = self._reader.detector.eval()
         torch.onnx.export(detector, (torch.zeros(1, 3, 64, 448),), paths[0], input_names=["images"],
-                          output_names=["maps", "features"], opset_version=OPSET,
+                          output_names=["maps", "features"], opset_version=opset(torch),
                           dynamic_axes={"images": {2: "h", 3: "w"}, "maps": {1: "h2", 2: "w2"},
                                         "features": {2: "h2", 3: "w2"}}, **legacy)
         recognizer = recogniser_for_export(self._reader.recognizer, torch).eval()
         torch.onnx.export(recognizer, (torch.zeros(1, 1, 64, 256),), paths[1], input_names=["images"],
-                          output_names=["logits"], opset_version=OPSET,
+                          output_names=["logits"], opset_version=opset(torch),
                           dynamic_axes={"images": {0: "lines", 3: "w"}, "logits": {0: "lines", 1: "steps"}}, **legacy)
         return paths
 

@@ -50,12 +50,13 @@ class Adapter(BaseAdapter):
             raise ModeUnavailable("onnxruntime is not installed in this environment")
         from adapters import onnx_runtime
         from models.fots.data import CANVAS_H, CANVAS_W
-        from models.fots.export import OPSET, export
+        from models.fots.export import export
         from models.fots.net import STRIDE
 
         paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
-                                         "torch%s-opset%d" % (torch.__version__, OPSET),
-                                         ("detector.onnx", "recognizer.onnx"), lambda folder: export(model, folder))
+                                         "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
+                                         ("detector.onnx", "recognizer.onnx"),
+                                         lambda folder: export(model, folder, onnx_runtime.opset(torch)))
         engines = ""
         if mode.startswith("trt"):
             engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), torch.cuda.get_device_name(0),

@@ -39,6 +39,13 @@ def tensorrt_version() -> str:
         return "unknown"
 
 
+def opset(torch) -> int:
+    """The ONNX opset to export with: 17, or 13 where torch is older than 1.13 (JetPack 4.6
+    has torch 1.10, whose exporter stops at 14)."""
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    return 17 if (major, minor) >= (1, 13) else 13
+
+
 def export_once(root: str, sources: Sequence[str], tag: str, names: Sequence[str],
                 export: Callable[[str], Sequence[str]]) -> List[str]:
     """ONNX files ``names`` in ``root/<sha256 of the weight files>-<tag>/``, made by

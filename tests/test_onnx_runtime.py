@@ -51,3 +51,12 @@ def test_engines_are_cached_per_gpu_tensorrt_version_precision_and_shape():
     for change in ({"gpu": "NVIDIA H100 80GB HBM3"}, {"trt": "10.16.1.11"}, {"precision": "fp32"},
                    {"shape": (1, 1, 256, 1024)}):
         assert onnx_runtime.engine_folder(**dict(key, **change)) != folder
+
+
+def test_exports_use_an_opset_the_installed_torch_can_write():
+    class Torch:
+        def __init__(self, version):
+            self.__version__ = version
+
+    assert onnx_runtime.opset(Torch("1.10.0")) == 13  # JetPack 4.6's torch
+    assert onnx_runtime.opset(Torch("2.14.1+cu130")) == 17

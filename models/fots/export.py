@@ -38,7 +38,7 @@ class Recognizer(nn.Module):
         return self.model.recognize(feats, rois)
 
 
-def export(model: FOTS, folder: str) -> Tuple[str, str]:
+def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
     """Write detector.onnx and recognizer.onnx (any number of lines) into ``folder``."""
     os.makedirs(folder, exist_ok=True)
     detector, recognizer = Detector(model).eval(), Recognizer(model).eval()
@@ -50,10 +50,10 @@ def export(model: FOTS, folder: str) -> Tuple[str, str]:
     # the TorchScript exporter: dynamo=False where torch (>= 2.5) offers a choice
     legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     torch.onnx.export(detector, (images,), paths[0], input_names=["images"],
-                      output_names=["score", "geometry", "features"], opset_version=OPSET, **legacy)
+                      output_names=["score", "geometry", "features"], opset_version=opset, **legacy)
     torch.onnx.export(recognizer, (feats, rois), paths[1], input_names=["features", "rois"],
                       output_names=["log_probs"], dynamic_axes={"rois": {0: "lines"}, "log_probs": {1: "lines"}},
-                      opset_version=OPSET, **legacy)
+                      opset_version=opset, **legacy)
     return paths
 
 

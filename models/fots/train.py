@@ -148,7 +148,7 @@ def main(argv: List[str] = None) -> None:
     step, seconds = 0, 0.0
     checkpoint = os.path.join(args.out, "checkpoint.pt")
     if args.resume and os.path.isfile(checkpoint):
-        state = torch.load(checkpoint, map_location=device)
+        state = torch.load(checkpoint, map_location=device, weights_only=False)  # our own file: optimiser too
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step, seconds = state["step"], state["seconds"]
@@ -166,7 +166,7 @@ def main(argv: List[str] = None) -> None:
     for images, scores, geometry, rois, labels, lengths in loader:
         progress = min(1.0, (time.monotonic() - began) / (args.minutes * 60))
         for group in optimizer.param_groups:
-            group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * progress)))
+            group["lr"] = float(args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * progress))))
         out = model(images.to(device), rois.to(device))
         det = detection_loss(out["score"], out["geometry"], scores.to(device), geometry.to(device))
         rec = recognition_loss(out["rec"], labels, lengths)
