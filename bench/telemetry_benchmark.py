@@ -6,16 +6,14 @@ compares the medians of per-sample total time and appends the result to
     python -m bench.telemetry_benchmark [--engine tesseract] [--limit 100] [--rounds 3]
 """
 import argparse
-import json
 import os
-import platform
 import statistics
 import tempfile
-import time
 from typing import Dict, List
 
 from bench import config as cfg
 from bench import runner
+from bench.benchmarks import record
 from bench.results import read_samples
 
 
@@ -44,14 +42,9 @@ def main() -> None:
             for state, interval in (("off", 0.0), ("on", args.interval)):
                 times[state] += one_run(args.engine, args.mode, args.limit, interval, tmp)
     off, on = statistics.median(times["off"]), statistics.median(times["on"])
-    record = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cell": "%s/%s" % (args.engine, args.mode),
-              "samples_each": len(times["off"]), "interval_s": args.interval, "p50_off_ms": round(off, 2),
-              "p50_on_ms": round(on, 2), "overhead_pct": round(100 * (on - off) / off, 2),
-              "machine": platform.node(), "cpus": os.cpu_count()}
-    os.makedirs(os.path.dirname(args.record), exist_ok=True)
-    with open(args.record, "a") as f:
-        f.write(json.dumps(record) + "\n")
-    print(json.dumps(record))
+    record(args.record, {"cell": "%s/%s" % (args.engine, args.mode), "samples_each": len(times["off"]),
+                         "interval_s": args.interval, "p50_off_ms": round(off, 2), "p50_on_ms": round(on, 2),
+                         "overhead_pct": round(100 * (on - off) / off, 2)})
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ to ``results/benchmarks/report.jsonl``.
 import argparse
 import json
 import os
-import platform
 import shutil
 import tempfile
 import time
 
 import pandas as pd
 
+from bench.benchmarks import record
 from bench.report import document
 from bench.report.load import find_runs, load
 
@@ -56,14 +56,8 @@ def main() -> None:
         t1 = time.perf_counter()
         document.write(results, os.path.join(tmp, "report"), None, None, "benchmark")
         t2 = time.perf_counter()
-    record = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "rows": rows, "load_s": round(t1 - t0, 3),
-              "report_s": round(t2 - t1, 3), "total_s": round(t2 - t0, 3), "goal_s": 10.0,
-              "cpu_count": os.cpu_count(), "machine": platform.machine(), "python": platform.python_version(),
-              "source": source}
-    os.makedirs(os.path.dirname(args.record), exist_ok=True)
-    with open(args.record, "a") as f:
-        f.write(json.dumps(record) + "\n")
-    print(json.dumps(record))
+    record(args.record, {"rows": rows, "load_s": round(t1 - t0, 3), "report_s": round(t2 - t1, 3),
+                         "total_s": round(t2 - t0, 3), "goal_s": 10.0, "source": source})
 
 
 if __name__ == "__main__":

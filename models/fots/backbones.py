@@ -10,7 +10,6 @@ trained weights: the harness measures it for the committed ones (B0). Appends to
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -56,16 +55,12 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure(args.one, args.runs, args.device)))
         return
-    os.makedirs(os.path.dirname(args.record), exist_ok=True)
-    when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    from bench.benchmarks import record
+
     for backbone in args.backbones.split(","):
         out = subprocess.run([sys.executable, "-m", "models.fots.backbones", "--one", backbone, "--runs", str(args.runs),
                               "--device", args.device], stdout=subprocess.PIPE, check=True, universal_newlines=True)
-        record = dict(json.loads(out.stdout.strip().splitlines()[-1]), when=when, machine=platform.node(),
-                      cpus=os.cpu_count())
-        with open(args.record, "a") as f:
-            f.write(json.dumps(record) + "\n")
-        print(json.dumps(record))
+        record(args.record, json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 if __name__ == "__main__":
