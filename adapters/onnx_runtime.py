@@ -3,8 +3,10 @@ execution provider), ``gpu`` (CUDA provider) and ``trt-fp32`` / ``trt-fp16`` (Te
 provider, CUDA for the nodes TensorRT does not take). A helper for adapters whose engine
 exports to ONNX (adapters/fots.py); not an engine itself.
 
-On GPU modes the CPU fallback is switched off, so a graph that would silently run on the
-CPU fails to load instead of being timed as a GPU number. TensorRT engines are cached on
+A GPU mode whose provider does not start (ONNX Runtime would quietly run the whole graph on
+the CPU) is skipped with the reason, never timed as a GPU number. Within a GPU session ONNX
+Runtime still places small shape computations on the CPU, by design; that is not switched
+off, since it would refuse graphs with dynamic shapes. TensorRT engines are cached on
 disk in a folder keyed by GPU, TensorRT version, precision and input shape; ONNX Runtime
 names each engine inside it by the model's hash. A graph with dynamic inputs gets one
 optimisation profile (min, opt, max shape per input), so that no engine is rebuilt while
@@ -99,10 +101,7 @@ def session(path: str, mode: str, cache: str = "", profiles: Optional[Profiles] 
     chosen = providers(mode, onnxruntime.get_available_providers(), cache, profiles)
     if cache:
         os.makedirs(cache, exist_ok=True)
-    options = onnxruntime.SessionOptions()
-    if mode != "onnx-cpu":
-        options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
-    out = onnxruntime.InferenceSession(path, sess_options=options, providers=chosen)
+    out = onnxruntime.InferenceSession(path, providers=chosen)
     first = chosen[0] if isinstance(chosen[0], str) else chosen[0][0]
     if first not in out.get_providers():
         raise ModeUnavailable("onnxruntime could not start %s for %s" % (first, os.path.basename(path)))
