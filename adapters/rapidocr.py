@@ -18,13 +18,14 @@ from adapters.base import Adapter as BaseAdapter
 from adapters.base import ModeUnavailable, Word, box_of
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench", "rapidocr-trt")
-MODES = {"cpu": "onnx-cpu", "gpu": "gpu", "trt-fp32": "trt-fp32", "trt-fp16": "trt-fp16"}
+# the harness mode -> the ONNX Runtime mode of adapters/onnx_runtime.py (this engine is ONNX throughout)
+ORT_MODE = {"cpu": "onnx-cpu", "gpu": "gpu", "trt-fp32": "trt-fp32", "trt-fp16": "trt-fp16"}
 MAX_SIDE = 1280  # the largest detector input in the TensorRT profile (option max_side)
 BATCH = 6  # RapidOCR's recognition and classification batch
 
 
 class Adapter(BaseAdapter):
-    modes = tuple(MODES)
+    modes = tuple(ORT_MODE)
     packages = ("rapidocr-onnxruntime", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
@@ -33,7 +34,7 @@ class Adapter(BaseAdapter):
 
         from adapters import onnx_runtime
 
-        onnx_runtime.providers(MODES[mode], onnxruntime.get_available_providers())  # or skipped, with why
+        onnx_runtime.providers(ORT_MODE[mode], onnxruntime.get_available_providers())  # or skipped, with why
         options = dict(options)
         max_side = int(options.pop("max_side", MAX_SIDE))
         engine = RapidOCR(**dict({"use_cls": False, "print_verbose": False}, **options))
@@ -48,9 +49,9 @@ class Adapter(BaseAdapter):
                     "rec": {"x": ((1, 3, 48, 32), (BATCH, 3, 48, 320), (BATCH, 3, 48, 2048))}}
         self._files = [_model_path(name) for name in stages]
         for (name, stage), path in zip(stages.items(), self._files):
-            stage.session = onnx_runtime.session(path, MODES[mode], engines, profiles[name])
+            stage.session = onnx_runtime.session(path, ORT_MODE[mode], engines, profiles[name])
         self._engine = engine
-        self._about = onnx_runtime.describe(MODES[mode], engines)
+        self._about = onnx_runtime.describe(ORT_MODE[mode], engines)
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         import cv2
