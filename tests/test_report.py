@@ -146,6 +146,17 @@ def test_pareto_front():
     assert plots.pareto_front(points) == [(5, 20), (10, 50), (30, 70)]
 
 
+def test_labels_of_coinciding_cells_do_not_overlap():
+    fig, ax = plots.plt.subplots()
+    ax.scatter([10, 10, 200], [50, 50, 20])
+    plots._place_labels(ax, [(10, 50, "fots CPU"), (10, 50, "fots ONNX CPU"), (200, 20, "tesseract CPU")], 7)
+    offsets = sorted(a.xyann[1] for a in ax.texts[:2])
+    assert offsets[1] - offsets[0] >= 7 * 1.3  # one line apart at least
+    assert ax.texts[2].xyann == (-4, 4)  # alone, but at the right edge: on the point's left
+    assert ax.texts[2].get_horizontalalignment() == "right"
+    plots.plt.close(fig)
+
+
 def test_shipped_references_hold_the_published_figures():
     ref = pd.read_csv(os.path.join(REPO, "reports", "published", "jetson-nano-ocr-2025.csv"))
     assert len(ref) == 14
