@@ -17,7 +17,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
+MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
 
 
 class ModeUnavailable(Exception):

@@ -1,11 +1,14 @@
 """Our own FOTS-style end-to-end code reader (models/fots), with the weights committed in
 models/fots/weights/: trained here on generated codes, nothing to download.
 
-Modes: ``cpu`` and ``gpu`` in PyTorch; ``onnx-cpu``, ``trt-fp32`` and ``trt-fp16`` in ONNX
-Runtime (CPU, or TensorRT with CUDA for what TensorRT does not take; adapters/onnx_runtime.py),
-from an export cached in ``~/.cache/ocr-edge-bench/fots-onnx/`` per weights, torch version and
-opset, with TensorRT engines cached in ``~/.cache/ocr-edge-bench/fots-trt/`` per GPU,
-TensorRT version, precision and input shape. Export and engine build are load time."""
+Modes: ``cpu`` and ``gpu`` in PyTorch; ``onnx-cpu``, ``trt-fp32``, ``trt-fp16`` and
+``trt-int8`` in ONNX Runtime (CPU, or TensorRT with CUDA for what TensorRT does not take;
+adapters/onnx_runtime.py), from an export cached in ``~/.cache/ocr-edge-bench/fots-onnx/`` per
+weights, torch version and opset, with TensorRT engines cached in
+``~/.cache/ocr-edge-bench/fots-trt/`` per GPU, TensorRT version, precision and input shape.
+``trt-int8`` calibrates both graphs on the images the harness hands ``calibrate`` (the
+warm-up image and the first samples; the recogniser on the lines the detector finds in
+them) before building its engines. Export, calibration and engine build are load time."""
 import os
 from typing import Any, Dict, List
 
@@ -15,12 +18,12 @@ from adapters.base import Adapter as BaseAdapter
 from adapters.base import ModeUnavailable, Word
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
-ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16")
+ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
 MAX_LINES = 16  # lines per image in the TensorRT recogniser's profile
 
 
 class Adapter(BaseAdapter):
-    modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
+    modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
     packages = ("torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
@@ -35,15 +38,13 @@ class Adapter(BaseAdapter):
         model, self._config = reader.load(self._folder, device)
         self._files = [os.path.join(self._folder, "model.pt")]
         self._about: Dict[str, str] = {}
-        if mode in ONNX_MODES:
-            self._backend = self._onnx(model, mode, torch, reader)
-        else:
-            self._backend = reader.TorchBackend(model, device)
         self._threshold = float(options.get("threshold", 0.5))
         self._sync = torch.cuda.synchronize if mode == "gpu" else None
         self._data, self._reader = data, reader
+        self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else reader.TorchBackend(model, device)
 
-    def _onnx(self, model, mode: str, torch, reader):
+    def _onnx(self, model, mode: str, torch):
+        """Sessions of the exported graphs; for ``trt-int8``, None until ``calibrate``."""
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
@@ -53,20 +54,60 @@ class Adapter(BaseAdapter):
         from models.fots.export import export
         from models.fots.net import STRIDE
 
+        if mode == "trt-int8":
+            capability = torch.cuda.get_device_capability(0)
+            if not onnx_runtime.int8_supported(capability):
+                raise ModeUnavailable("TensorRT has no INT8 kernels for %s (compute capability %d.%d)"
+                                      % (torch.cuda.get_device_name(0), capability[0], capability[1]))
+            why = onnx_runtime.int8_calibration_unavailable()
+            if why:
+                raise ModeUnavailable(why)
         paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
                                          "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
                                          ("detector.onnx", "recognizer.onnx"),
                                          lambda folder: export(model, folder, onnx_runtime.opset(torch)))
-        engines = ""
+        self._engines = ""
         if mode.startswith("trt"):
-            engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), torch.cuda.get_device_name(0),
-                                                 onnx_runtime.tensorrt_version(), mode[4:], (1, 1, CANVAS_H, CANVAS_W))
-        self._files = paths
-        self._about = onnx_runtime.describe(mode, engines)
+            self._engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), torch.cuda.get_device_name(0),
+                                                       onnx_runtime.tensorrt_version(), mode[4:],
+                                                       (1, 1, CANVAS_H, CANVAS_W))
+        self._files, self._mode = paths, mode
+        self._about = onnx_runtime.describe(mode, self._engines)
         feats = (1, self._config["width"], CANVAS_H // STRIDE, CANVAS_W // STRIDE)
-        lines = {"features": (feats, feats, feats), "rois": ((1, 5), (2, 5), (MAX_LINES, 5))}
-        return reader.OnnxBackend(onnx_runtime.session(paths[0], mode, engines),
-                                  onnx_runtime.session(paths[1], mode, engines, lines))
+        self._lines = {"features": (feats, feats, feats), "rois": ((1, 5), (2, 5), (MAX_LINES, 5))}
+        if mode == "trt-int8":
+            return None
+        return self._sessions(mode, self._engines, self._engines)
+
+    def _sessions(self, mode: str, detector_cache: str, recognizer_cache: str):
+        from adapters import onnx_runtime
+
+        return self._reader.OnnxBackend(onnx_runtime.session(self._files[0], mode, detector_cache),
+                                        onnx_runtime.session(self._files[1], mode, recognizer_cache, self._lines))
+
+    def calibrate(self, images: List[np.ndarray]) -> None:
+        """``trt-int8`` only: ranges for both graphs from ``images``, then the engines."""
+        if self._backend is not None:
+            return
+        from adapters import onnx_runtime
+
+        if not images:
+            raise RuntimeError("TensorRT INT8 needs calibration images, and the suite's calibration count is 0")
+        cpu = self._sessions("onnx-cpu", "", "")
+        detector, recognizer = [], []
+        for image in images:
+            canvas = self.preprocess(image)
+            found, feats, rois = self._reader.detect(cpu, canvas, self._threshold)
+            detector.append({"images": canvas.image[None, None].astype(np.float32)})
+            if found:
+                recognizer.append({"features": feats, "rois": rois[:MAX_LINES]})
+        if not recognizer:
+            raise RuntimeError("TensorRT INT8 calibration: no text line found in the %d calibration images (the "
+                               "suite's calibration count)" % len(images))
+        self._backend = self._sessions(
+            self._mode, onnx_runtime.calibration_table(self._files[0], detector, os.path.join(self._engines, "detector")),
+            onnx_runtime.calibration_table(self._files[1], recognizer, os.path.join(self._engines, "recognizer")))
+        self._about["int8-calibration"] = "MinMax, %d images, %d with lines" % (len(images), len(recognizer))
 
     def preprocess(self, image: np.ndarray) -> Any:
         import cv2

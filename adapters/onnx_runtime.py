@@ -1,7 +1,13 @@
 """ONNX Runtime sessions for an exported model, in the harness's modes: ``onnx-cpu`` (CPU
-execution provider), ``gpu`` (CUDA provider) and ``trt-fp32`` / ``trt-fp16`` (TensorRT
-provider, CUDA for the nodes TensorRT does not take). A helper for adapters whose engine
-exports to ONNX (adapters/fots.py); not an engine itself.
+execution provider), ``gpu`` (CUDA provider) and ``trt-fp32`` / ``trt-fp16`` / ``trt-int8``
+(TensorRT provider, CUDA for the nodes TensorRT does not take). A helper for adapters whose
+engine exports to ONNX (adapters/fots.py); not an engine itself.
+
+INT8: ``calibration_table`` runs the graph on the CPU over calibration inputs (ONNX
+Runtime's MinMax calibrator: each tensor's largest magnitude) and writes the table the
+TensorRT provider reads; layers without INT8 kernels run in FP16, as ``trtexec --int8
+--fp16`` would. TensorRT has INT8 kernels from compute capability 6.1 on (not 6.0 or 6.2),
+so a Jetson Nano (5.3) or TX2 (6.2) skips the mode.
 
 A GPU mode whose provider does not start (ONNX Runtime would quietly run the whole graph on
 the CPU) is skipped with the reason, never timed as a GPU number. Within a GPU session ONNX
@@ -26,7 +32,9 @@ from adapters.base import ModeUnavailable
 PROVIDERS = {"onnx-cpu": ("CPUExecutionProvider",),
              "gpu": ("CUDAExecutionProvider",),
              "trt-fp32": ("TensorrtExecutionProvider", "CUDAExecutionProvider"),
-             "trt-fp16": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
+             "trt-fp16": ("TensorrtExecutionProvider", "CUDAExecutionProvider"),
+             "trt-int8": ("TensorrtExecutionProvider", "CUDAExecutionProvider")}
+CALIBRATION_TABLE = "calibration.flatbuffers"  # the name write_calibration_table gives it
 WORKSPACE_BYTES = 1 << 30  # TensorRT builder workspace; a Jetson Nano has 4 GB for everything
 
 
@@ -65,6 +73,70 @@ def export_once(root: str, sources: Sequence[str], tag: str, names: Sequence[str
     return paths
 
 
+def int8_supported(capability: Tuple[int, int]) -> bool:
+    """Whether TensorRT has INT8 kernels for a GPU of this CUDA compute capability."""
+    return tuple(capability) == (6, 1) or tuple(capability) >= (7, 0)
+
+
+def int8_calibration_unavailable() -> Optional[str]:
+    """Why this environment cannot write INT8 calibration tables, or None if it can."""
+    try:
+        from onnxruntime.quantization import CalibraterBase
+    except ImportError as e:  # it needs the onnx package
+        return "INT8 calibration needs onnxruntime.quantization (%s)" % e
+    if not hasattr(CalibraterBase, "compute_data"):
+        return "INT8 calibration needs a newer onnxruntime (one with CalibraterBase.compute_data)"
+    return None
+
+
+def symmetric(ranges: Any) -> Any:
+    """Ranges as TensorRT takes them, -m..m with m the largest magnitude seen. The table
+    writer keeps max(lowest, highest) instead, which is 0 for a tensor that is never
+    positive (log-probabilities) and negative for one that is always negative. Tensors
+    that were always 0 are left out (TensorRT keeps them in higher precision)."""
+    import numpy as np
+    from onnxruntime.quantization.calibrate import TensorData, TensorsData
+
+    out = {}
+    for name, tensor in ranges.items():
+        m = float(max(np.abs(tensor.lowest).max(), np.abs(tensor.highest).max()))
+        if m > 0:
+            out[name] = TensorData(lowest=np.array(-m, np.float32), highest=np.array(m, np.float32))
+    return TensorsData(ranges.calibration_method, out)
+
+
+def calibration_table(model: str, feeds: Sequence[Dict[str, Any]], root: str) -> str:
+    """Activation ranges of the ONNX graph ``model`` over ``feeds`` (input name -> array),
+    measured on the CPU and written as ``CALIBRATION_TABLE`` into ``root/<sha256 of the
+    table>/``, which is returned: the TensorRT provider reads the table from its engine
+    cache folder, so that folder is keyed by the ranges and new ranges get new engines."""
+    import shutil
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationDataReader, create_calibrator, write_calibration_table
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.items = iter(feeds)
+
+        def get_next(self) -> Optional[Dict[str, Any]]:
+            return next(self.items, None)
+
+    os.makedirs(root, exist_ok=True)
+    work = tempfile.mkdtemp(dir=root)
+    try:
+        calibrator = create_calibrator(model, augmented_model_path=os.path.join(work, "augmented.onnx"))
+        calibrator.collect_data(Feeds())
+        write_calibration_table(symmetric(calibrator.compute_data()), dir=work)
+        with open(os.path.join(work, CALIBRATION_TABLE), "rb") as f:
+            folder = os.path.join(root, hashlib.sha256(f.read()).hexdigest()[:16])
+        os.makedirs(folder, exist_ok=True)
+        shutil.copy(os.path.join(work, CALIBRATION_TABLE), os.path.join(folder, CALIBRATION_TABLE))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return folder
+
+
 def engine_folder(root: str, gpu: str, trt: str, precision: str, shape: Sequence[int]) -> str:
     """``root/<gpu>-trt<version>-<precision>-<shape>``, with the GPU's name made path-safe."""
     name = "%s-trt%s-%s-%s" % (gpu, trt, precision, "x".join(str(int(d)) for d in shape))
@@ -85,8 +157,11 @@ def providers(mode: str, available: Sequence[str], cache: str = "", profiles: Op
                                  "TensorRT" if mode.startswith("trt") else "CUDA"))
     if not mode.startswith("trt"):
         return list(PROVIDERS[mode])
-    options = {"trt_fp16_enable": mode == "trt-fp16", "trt_engine_cache_enable": True,
+    options = {"trt_fp16_enable": mode in ("trt-fp16", "trt-int8"), "trt_engine_cache_enable": True,
                "trt_engine_cache_path": cache, "trt_max_workspace_size": WORKSPACE_BYTES}
+    if mode == "trt-int8":
+        options.update({"trt_int8_enable": True, "trt_int8_calibration_table_name": CALIBRATION_TABLE,
+                        "trt_int8_use_native_calibration_table": False})
     for i, bound in enumerate(("min", "opt", "max")):
         if profiles:
             options["trt_profile_%s_shapes" % bound] = ",".join(

@@ -20,7 +20,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--config", default=cfg.DEFAULT_SUITE, help="suite file, YAML or JSON (default: %(default)s)")
     run.add_argument("--dataset", help="dataset folder or manifest.csv")
     run.add_argument("--engines", help="comma-separated subset of the suite's engines")
-    run.add_argument("--modes", help="comma-separated subset of modes (cpu,gpu,trt-fp32,trt-fp16)")
+    run.add_argument("--modes", help="comma-separated subset of modes (cpu,gpu,trt-fp32,trt-fp16,trt-int8,onnx-cpu)")
     run.add_argument("--warmup", type=int, help="warm-up runs per cell")
     run.add_argument("--passes", type=int, help="timed passes over the dataset")
     run.add_argument("--limit", type=int, help="only the first N samples")

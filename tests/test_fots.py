@@ -129,3 +129,34 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
         counts.append(metrics.counts(metrics.normalize(join_reading_order(words)), metrics.normalize(entry.text)))
     scores = metrics.corpus(counts)
     assert scores["strict_acc"] >= 0.45 and scores["cer"] <= 0.08, scores
+
+
+@pytest.mark.skipif(not os.path.isfile(WEIGHTS), reason="no committed weights")
+def test_int8_calibration_writes_a_table_per_graph_from_real_frames(tmp_path):
+    """What ``trt-int8`` does before TensorRT builds, run here with CPU sessions in place of
+    TensorRT ones: ranges from real frames, one table per graph, in folders named by it."""
+    from onnxruntime.quantization.CalTableFlatBuffers.TrtTable import TrtTable
+
+    from bench.dataset import decode as decode_image, open_dataset, read_bytes
+    from bench.worker import adapter_class
+    from tests.conftest import EMBEDDED
+
+    adapter = adapter_class("adapters.fots:Adapter")()
+    adapter.load("onnx-cpu", {})
+    frames = [decode_image(read_bytes(e), e) for e in open_dataset(EMBEDDED).entries[:4]]
+    expected = [adapter.infer(adapter.preprocess(f)) for f in frames]
+    adapter._backend, adapter._engines = None, str(tmp_path)  # as load leaves trt-int8
+    with pytest.raises(RuntimeError, match="calibration count is 0"):
+        adapter.calibrate([])
+    adapter.calibrate(frames)
+    for graph, inputs in (("detector", {"images"}), ("recognizer", {"features", "rois"})):
+        (folder,) = os.listdir(str(tmp_path / graph))
+        with open(str(tmp_path / graph / folder / onnx_runtime.CALIBRATION_TABLE), "rb") as f:
+            table = TrtTable.GetRootAsTrtTable(f.read(), 0)
+        ranges = {table.Dict(i).Key().decode(): float(table.Dict(i).Value()) for i in range(table.DictLength())}
+        assert inputs <= set(ranges) and len(ranges) > 20, graph
+        assert all(r > 0 for r in ranges.values()), graph
+    assert 0.9 < ranges["rois"] <= data.CANVAS_W  # box coordinates on the canvas
+    assert ranges["log_probs"] > 1  # never positive, yet not a zero range: magnitudes are kept
+    assert adapter.versions()["int8-calibration"] == "MinMax, 4 images, 4 with lines"
+    assert [adapter.infer(adapter.preprocess(f)) for f in frames] == expected

@@ -60,3 +60,14 @@ def test_exports_use_an_opset_the_installed_torch_can_write():
 
     assert onnx_runtime.opset(Torch("1.10.0")) == 13  # JetPack 4.6's torch
     assert onnx_runtime.opset(Torch("2.14.1+cu130")) == 17
+
+
+def test_int8_asks_for_the_calibration_table_with_fp16_fallback_where_the_gpu_has_int8():
+    options = onnx_runtime.providers("trt-int8", GPU_BUILD, "/cache/calibrated")[0][1]
+    assert options["trt_int8_enable"] is True and options["trt_fp16_enable"] is True
+    assert options["trt_int8_calibration_table_name"] == onnx_runtime.CALIBRATION_TABLE
+    assert options["trt_int8_use_native_calibration_table"] is False
+    assert "trt_int8_enable" not in onnx_runtime.providers("trt-fp16", GPU_BUILD, "/c")[0][1]
+    # Jetson Nano 5.3, P100 6.0, TX2 6.2: no INT8 kernels; GTX 10x0 6.1, Xavier 7.2, Orin 8.7, H100 9.0: yes
+    assert [onnx_runtime.int8_supported(c) for c in ((5, 3), (6, 0), (6, 2))] == [False] * 3
+    assert all(onnx_runtime.int8_supported(c) for c in ((6, 1), (7, 2), (8, 7), (9, 0)))

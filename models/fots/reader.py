@@ -55,14 +55,20 @@ class OnnxBackend:
         return self.rec.run(None, {"features": feats, "rois": rois})[0]
 
 
+def detect(backend, canvas: data.Canvas, threshold: float = 0.5):
+    """The detector's half of reading: the (box, confidence) lines found on the canvas,
+    the shared features and the recogniser's RoIs (batch index, box) for them."""
+    score, geometry, feats = backend.detect(canvas.image[None, None].astype(np.float32))
+    found = decode.boxes(score[0, 0], geometry[0], threshold)
+    return found, feats, np.array([[0.0] + list(box) for box, _ in found], np.float32).reshape(-1, 5)
+
+
 def read(backend, canvas: data.Canvas,
          threshold: float = 0.5) -> List[Tuple[Tuple[float, float, float, float], str, float]]:
     """Lines on a canvas (``data.to_canvas(gray)``), with boxes in the source's pixels."""
-    score, geometry, feats = backend.detect(canvas.image[None, None].astype(np.float32))
-    found = decode.boxes(score[0, 0], geometry[0], threshold)
+    found, feats, rois = detect(backend, canvas, threshold)
     if not found:
         return []
-    rois = np.array([[0.0] + list(box) for box, _ in found], np.float32)
     texts = decode.ctc_greedy(backend.recognize(feats, rois))
     ox, oy = canvas.offset
     out = []
