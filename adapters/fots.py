@@ -55,13 +55,7 @@ class Adapter(BaseAdapter):
         from models.fots.net import STRIDE
 
         if mode == "trt-int8":
-            capability = torch.cuda.get_device_capability(0)
-            if not onnx_runtime.int8_supported(capability):
-                raise ModeUnavailable("TensorRT has no INT8 kernels for %s (compute capability %d.%d)"
-                                      % (torch.cuda.get_device_name(0), capability[0], capability[1]))
-            why = onnx_runtime.int8_calibration_unavailable()
-            if why:
-                raise ModeUnavailable(why)
+            onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
         paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
                                          "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
                                          ("detector.onnx", "recognizer.onnx"),

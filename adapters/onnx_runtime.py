@@ -78,15 +78,18 @@ def int8_supported(capability: Tuple[int, int]) -> bool:
     return tuple(capability) == (6, 1) or tuple(capability) >= (7, 0)
 
 
-def int8_calibration_unavailable() -> Optional[str]:
-    """Why this environment cannot write INT8 calibration tables, or None if it can."""
+def require_int8(gpu: str, capability: Tuple[int, int]) -> None:
+    """ModeUnavailable where ``trt-int8`` cannot run: a GPU without INT8 kernels, or an
+    onnxruntime that cannot write calibration tables."""
+    if not int8_supported(capability):
+        raise ModeUnavailable("TensorRT has no INT8 kernels for %s (compute capability %d.%d)"
+                              % (gpu, capability[0], capability[1]))
     try:
         from onnxruntime.quantization import CalibraterBase
     except ImportError as e:  # it needs the onnx package
-        return "INT8 calibration needs onnxruntime.quantization (%s)" % e
+        raise ModeUnavailable("INT8 calibration needs onnxruntime.quantization (%s)" % e)
     if not hasattr(CalibraterBase, "compute_data"):
-        return "INT8 calibration needs a newer onnxruntime (one with CalibraterBase.compute_data)"
-    return None
+        raise ModeUnavailable("INT8 calibration needs a newer onnxruntime (one with CalibraterBase.compute_data)")
 
 
 def symmetric(ranges: Any) -> Any:

@@ -1,6 +1,7 @@
 """The real engines, with their real offline weights, on a few images."""
 import csv
 import os
+import re
 
 import numpy as np
 import pytest
@@ -24,10 +25,11 @@ def clean_label():
     return np.asarray(image)
 
 
-def test_easyocr_onnx_graphs_match_its_float_networks(clean_label):
+def test_easyocr_onnx_graphs_match_its_float_networks(clean_label, tmp_path):
     """The exported detector and recogniser (height pooling as a mean) agree with EasyOCR's
     PyTorch networks on inputs of other sizes than the export's, and the ONNX pipeline
-    reads the label."""
+    reads the label; trt-int8's calibration, run with CPU sessions where TensorRT would
+    build, records what each network is fed and writes a table per graph."""
     import torch
 
     from adapters.easyocr import recogniser_for_export
@@ -50,6 +52,15 @@ def test_easyocr_onnx_graphs_match_its_float_networks(clean_label):
     assert np.abs(onnx._reader.recognizer(lines).numpy() - logits.numpy()).max() < 1e-3
     text = join_reading_order(onnx.infer(onnx.preprocess(clean_label)))
     assert metrics.normalize(text, casefold=True) == "LOT2215029520EXP08/2023", text
+
+    onnx._engines = str(tmp_path)
+    onnx._record()  # as load leaves trt-int8
+    onnx.calibrate([clean_label])
+    for graph in ("detector", "recognizer"):
+        (folder,) = os.listdir(str(tmp_path / graph))
+        assert os.path.getsize(str(tmp_path / graph / folder / "calibration.flatbuffers")) > 1000
+    assert re.fullmatch(r"MinMax, 1 images, [2-9] lines", onnx.versions()["int8-calibration"])
+    assert join_reading_order(onnx.infer(onnx.preprocess(clean_label))) == text
 
 
 @pytest.mark.parametrize("engine", ["easyocr", "paddleocr", "rapidocr", "tesseract"])

@@ -71,3 +71,6 @@ def test_int8_asks_for_the_calibration_table_with_fp16_fallback_where_the_gpu_ha
     # Jetson Nano 5.3, P100 6.0, TX2 6.2: no INT8 kernels; GTX 10x0 6.1, Xavier 7.2, Orin 8.7, H100 9.0: yes
     assert [onnx_runtime.int8_supported(c) for c in ((5, 3), (6, 0), (6, 2))] == [False] * 3
     assert all(onnx_runtime.int8_supported(c) for c in ((6, 1), (7, 2), (8, 7), (9, 0)))
+    with pytest.raises(ModeUnavailable, match=r"no INT8 kernels for NVIDIA Tegra X1 \(compute capability 5\.3\)"):
+        onnx_runtime.require_int8("NVIDIA Tegra X1", (5, 3))
+    onnx_runtime.require_int8("NVIDIA H100", (9, 0))  # and this onnxruntime writes tables
