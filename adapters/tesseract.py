@@ -38,7 +38,7 @@ def _library() -> ctypes.CDLL:
 class Adapter(BaseAdapter):
     modes = ("cpu",)
     packages = ()
-    mode_notes = {m: "Tesseract has no GPU backend" for m in ("gpu", "trt-fp32", "trt-fp16")}
+    mode_notes = {m: "Tesseract has no GPU backend" for m in ("gpu", "trt-fp32", "trt-fp16", "trt-int8")}
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         self._lib = lib = _library()

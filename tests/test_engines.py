@@ -82,7 +82,7 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 22
+    assert len(rows) == 27  # 5 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr, fots
     for engine in ("easyocr", "paddleocr", "rapidocr", "tesseract", "fots"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]
@@ -92,3 +92,4 @@ def test_default_suite_on_embedded_images(tmp_path):
         if key[1] != "cpu":
             assert row["status"] in ("skipped", "ok"), row
             assert row["status"] == "ok" or row["reason"], row
+    assert "quantisation-aware" in rows[("paddleocr", "trt-int8")]["reason"]
