@@ -14,7 +14,7 @@ byte-identical JPEG files. Host-side tool (needs the fonts); the benchmark reads
 import argparse
 import csv
 import os
-from typing import List, NamedTuple, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -216,10 +216,11 @@ def _soft_region(rng, h: int, w: int, near: Tuple[int, int, int, int]) -> np.nda
     return np.exp(-(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)).astype(np.float32)
 
 
-def render(seed: int, index: int) -> Sample:
-    """Generate frame ``index`` of ``seed``: a code printed on a surface, photographed."""
+def render(seed: int, index: int, lines: Optional[List[str]] = None) -> Sample:
+    """Generate frame ``index`` of ``seed``: a code printed on a surface, photographed;
+    ``lines``, when given, are printed instead of a code drawn from the grammars."""
     rng = np.random.default_rng([seed, index])
-    lines = random_code(rng)
+    lines = random_code(rng) if lines is None else lines
     mask = _text_mask(rng, lines)
     h, w = FRAME_H, FRAME_W
     if mask.shape[1] > w - 2 * BOX_MARGIN - 4:  # too wide for the frame: shrink it

@@ -10,13 +10,14 @@ from typing import List, NamedTuple, Tuple
 import cv2
 import numpy as np
 
-from models.fots.net import SHRINK
+from models.fots.net import SHRINK, VOCAB
 
 CANVAS_H, CANVAS_W = 128, 512
 MAX_UPSCALE = 3.0
 TRAIN_SEED = 20240801  # the generator's seed; training indices never overlap the benchmark's
 TRAIN_START = 10000  # first training index (the embedded set is 0-199)
 VALID_START = 5000  # 5000-5999: validation, disjoint from both
+DIGITS = "0123456789"
 
 
 class Canvas(NamedTuple):
@@ -44,12 +45,21 @@ class TrainingSample(NamedTuple):
     texts: List[str]
 
 
-def training_sample(index: int, seed: int = TRAIN_SEED) -> TrainingSample:
+def random_line(rng: np.random.Generator) -> str:
+    """6 to 40 characters of the vocabulary in no grammar (digits twice as likely): text
+    whose every character must be read from the image, not guessed from the code's form."""
+    chars = DIGITS + VOCAB.replace(" ", "")
+    return "".join(chars[i] for i in rng.integers(0, len(chars), int(rng.integers(6, 41))))
+
+
+def training_sample(index: int, seed: int = TRAIN_SEED, random_lines: float = 0.0) -> TrainingSample:
     """Generator frame ``index``, cropped around its code with a random context margin,
-    randomly placed on the canvas. Deterministic in (seed, index)."""
+    randomly placed on the canvas; with probability ``random_lines`` the frame prints a
+    ``random_line`` instead of a code. Deterministic in (seed, index, random_lines)."""
     from bench.synth import render
 
-    sample = render(seed, index)
+    text_rng = np.random.default_rng([seed, index, 3])
+    sample = render(seed, index, [random_line(text_rng)] if text_rng.random() < random_lines else None)
     rng = np.random.default_rng([seed, index, 1])
     gray = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
     x, y, w, h = sample.box

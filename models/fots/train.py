@@ -46,14 +46,14 @@ def jitter(boxes, rng: np.random.Generator) -> list:
 class Frames(Dataset):
     """Training samples from generator index ``start`` on."""
 
-    def __init__(self, start: int, count: int) -> None:
-        self.start, self.count = start, count
+    def __init__(self, start: int, count: int, random_lines: float = 0.0) -> None:
+        self.start, self.count, self.random_lines = start, count, random_lines
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, i: int):
-        sample = data.training_sample(self.start + i)
+        sample = data.training_sample(self.start + i, random_lines=self.random_lines)
         score, geometry = data.targets(sample.boxes)
         rng = np.random.default_rng([data.TRAIN_SEED, self.start + i, 2])
         return sample.image[None], score, geometry, jitter(sample.boxes, rng), sample.texts
@@ -117,6 +117,7 @@ def save(model: FOTS, optimizer, step: int, args, seconds: float, valid: dict) -
                os.path.join(args.out, "checkpoint.pt"))
     config = {"backbone": args.backbone, "width": args.width, "hidden": args.hidden,
               "canvas": [data.CANVAS_H, data.CANVAS_W], "batch": args.batch, "lr": args.lr,
+              "random_lines": args.random_lines,
               "train_seed": data.TRAIN_SEED, "train_indices": [data.TRAIN_START, data.TRAIN_START + step * args.batch],
               "steps": step, "train_seconds": round(seconds), "validation": valid,
               "command": "python -m models.fots.train " + " ".join(sys.argv[1:]),
@@ -138,6 +139,9 @@ def main(argv: List[str] = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="or after this many steps in all")
     parser.add_argument("--save-every", type=int, default=200)
     parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--random-lines", type=float, default=0.0,
+                        help="share of frames that print random characters instead of a code, so that the "
+                             "recogniser reads rather than recites the grammars")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -158,7 +162,7 @@ def main(argv: List[str] = None) -> None:
         optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
         step, seconds = config["steps"], float(config["train_seconds"])
     model.train()
-    frames = Frames(data.TRAIN_START + step * args.batch, 10 ** 9)
+    frames = Frames(data.TRAIN_START + step * args.batch, 10 ** 9, args.random_lines)
     loader = DataLoader(frames, batch_size=args.batch, collate_fn=collate, num_workers=1, prefetch_factor=4)
     log = open(os.path.join(args.out, "train.log"), "a")
     began, window = time.monotonic(), []
