@@ -84,6 +84,18 @@ def test_training_batches_are_deterministic_and_never_use_benchmark_frames():
     assert rois.shape == (len(first.texts), 5) and int(lengths.sum()) == len(labels)
 
 
+def test_random_lines_replace_the_code_with_characters_in_no_grammar():
+    coded = [data.training_sample(data.TRAIN_START + i, random_lines=0.0).texts for i in range(20)]
+    assert coded == [data.training_sample(data.TRAIN_START + i).texts for i in range(20)]
+    texts = [data.training_sample(data.TRAIN_START + i, random_lines=1.0).texts for i in range(20)]
+    assert texts == [data.training_sample(data.TRAIN_START + i, random_lines=1.0).texts for i in range(20)]
+    assert all(len(t) == 1 and 6 <= len(t[0]) <= 40 and set(t[0]) <= set(VOCAB) - {" "} for t in texts)
+    assert not any(t[0].startswith(("PRO:", "LOT", "EXP", "BB", "MFG", "SN")) for t in texts)
+    half = [data.training_sample(data.TRAIN_START + i, random_lines=0.5).texts for i in range(40)]
+    assert 5 < sum(h != c for h, c in zip(half, coded + [data.training_sample(data.TRAIN_START + i).texts
+                                                         for i in range(20, 40)])) < 35
+
+
 def test_onnx_export_round_trip_matches_pytorch(model, tmp_path):
     from models.fots.export import export
 
