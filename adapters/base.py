@@ -76,6 +76,12 @@ class Adapter:
         """Release the engine."""
 
 
+def torch_gpu_versions(torch) -> Dict[str, str]:
+    """The CUDA and cuDNN that this PyTorch build carries ("none" in a CPU build)."""
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {"torch-cuda": torch.version.cuda or "none", "torch-cudnn": str(cudnn) if cudnn else "none"}
+
+
 def join_reading_order(words: Sequence[Word]) -> str:
     """Text of several boxes in reading order: lines top to bottom, left to right within a
     line, joined by single spaces. Boxes are on one line when their vertical overlap is at

@@ -17,7 +17,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import ModeUnavailable, Word, box_of
+from adapters.base import ModeUnavailable, Word, box_of, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -148,7 +148,7 @@ class Adapter(BaseAdapter):
         return [os.path.join(self._model_dir, name) for name in ("craft_mlt_25k.pth", "english_g2.pth")]
 
     def versions(self) -> Dict[str, str]:
-        return self._about
+        return dict(self._about, **torch_gpu_versions(self._torch))
 
 
 def recogniser_for_export(model, torch):

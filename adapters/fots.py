@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import ModeUnavailable, Word
+from adapters.base import ModeUnavailable, Word, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -120,4 +120,8 @@ class Adapter(BaseAdapter):
         return self._files
 
     def versions(self) -> Dict[str, str]:
-        return dict(self._about, **{"fots-weights": "%s, %d steps" % (self._config["backbone"], self._config["steps"])})
+        import torch
+
+        out = dict(self._about, **torch_gpu_versions(torch))
+        out["fots-weights"] = "%s, %d steps" % (self._config["backbone"], self._config["steps"])
+        return out

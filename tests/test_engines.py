@@ -1,5 +1,6 @@
 """The real engines, with their real offline weights, on a few images."""
 import csv
+import json
 import os
 import re
 
@@ -93,3 +94,8 @@ def test_default_suite_on_embedded_images(tmp_path):
             assert row["status"] in ("skipped", "ok"), row
             assert row["status"] == "ok" or row["reason"], row
     assert "quantisation-aware" in rows[("paddleocr", "trt-int8")]["reason"]
+    with open(os.path.join(folder, "cells.json")) as f:
+        cells = json.load(f)
+    for cell in ("easyocr/cpu", "fots/cpu"):  # what GPU stack the engine's build carries
+        assert {"torch-cuda", "torch-cudnn"} <= set(cells[cell]["env"]["packages"]), cell
+    assert cells["paddleocr/cpu"]["env"]["packages"]["paddle-cuda"] == "none"  # the CPU build

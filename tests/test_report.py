@@ -164,3 +164,12 @@ def test_shipped_references_hold_the_published_figures():
     assert (row.cer_pct, row.char_precision_pct, row.ms_per_sample) == (81.54, 30.80, 142)
     fots = pd.read_csv(os.path.join(REPO, "reports", "published", "fots-backbones-nano.csv"))
     assert fots.iloc[-1].tolist()[:5] == ["EfficientNet-B3 (EN3)", 3.03, 0.87, 94.86, 99.19]
+
+
+def test_provenance_names_the_gpu_with_what_its_run_recorded():
+    from bench.report.document import gpu_text
+
+    assert gpu_text({"name": "NVIDIA H100 80GB HBM3", "driver": "550.54.15", "cuda_driver": "12.4",
+                     "sm_clock_max": "1980 MHz", "power_limit": "700.00 W"}) == \
+        "NVIDIA H100 80GB HBM3 (driver 550.54.15, CUDA 12.4, SM clock max 1980 MHz, power limit 700.00 W)"
+    assert gpu_text({"name": "Tesla T4", "driver": "418.67", "memory": "15109 MiB"}) == "Tesla T4 (driver 418.67)"

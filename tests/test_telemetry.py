@@ -82,3 +82,18 @@ def test_power_mode_and_timing_warnings():
     assert fingerprint.timing_warnings(full) == ["Jetson clocks are not locked: run `sudo jetson_clocks` before timing"]
     assert fingerprint.timing_warnings({"jetson": None}) == []
     assert os.path.isfile("/proc/meminfo") and telemetry.read_proc()["ram_used_mb"] > 0
+
+
+def test_gpu_fingerprint_from_nvidia_smi_output():
+    """The query's format (H100, driver 550) and an old driver's three basic fields."""
+    query = "NVIDIA H100 80GB HBM3, 550.54.15, 81559 MiB, 345 MHz, 1980 MHz, 2619 MHz, 2619 MHz, P0, 700.00 W, 9.0\n"
+    header = "| NVIDIA-SMI 550.54.15      Driver Version: 550.54.15      CUDA Version: 12.4     |"
+    (gpu,) = fingerprint.parse_gpus(query, header)
+    assert gpu == {"name": "NVIDIA H100 80GB HBM3", "driver": "550.54.15", "memory": "81559 MiB",
+                   "sm_clock": "345 MHz", "sm_clock_max": "1980 MHz", "mem_clock": "2619 MHz",
+                   "mem_clock_max": "2619 MHz", "pstate": "P0", "power_limit": "700.00 W",
+                   "compute_capability": "9.0", "cuda_driver": "12.4"}
+    assert fingerprint.parse_gpus("Tesla T4, 418.67, 15109 MiB\n") == [
+        {"name": "Tesla T4", "driver": "418.67", "memory": "15109 MiB"}]
+    assert fingerprint.parse_gpus("") == []
+    assert fingerprint.device_name({"gpus": [gpu], "jetson": None}) == "h100-80gb-hbm3"

@@ -47,13 +47,21 @@ def _paired(scored: pd.DataFrame, summary: pd.DataFrame, hashes: Dict[str, str])
     return pd.DataFrame(rows)
 
 
+def gpu_text(gpu: Dict[str, str]) -> str:
+    """'NAME (driver D, CUDA C, SM clock max S, power limit P)', with what the run recorded."""
+    parts = ["%s %s" % (label, gpu[key]) for key, label in (
+        ("driver", "driver"), ("cuda_driver", "CUDA"), ("sm_clock_max", "SM clock max"), ("power_limit", "power limit"))
+        if gpu.get(key)]
+    return "%s (%s)" % (gpu.get("name"), ", ".join(parts))
+
+
 def _provenance(results: Results) -> List[str]:
     lines = []
     for run in results.runs:
         m = run.meta
         fp = m.get("fingerprint", {})
         cpu = fp.get("cpu", {})
-        gpus = ", ".join("%s (driver %s)" % (g.get("name"), g.get("driver")) for g in fp.get("gpus") or []) or "none"
+        gpus = ", ".join(gpu_text(g) for g in fp.get("gpus") or []) or "none"
         jetson = fp.get("jetson") or {}
         git = fp.get("git") or {}
         data = m.get("dataset", {})
