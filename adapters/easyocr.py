@@ -67,8 +67,8 @@ class Adapter(BaseAdapter):
         if mode == "trt-int8":
             onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
         self._paths = onnx_runtime.export_once(os.path.join(CACHE, "easyocr-onnx"), self.model_files(),
-                                               "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
-                                               ("detector.onnx", "recognizer.onnx"), self._export)
+                                               onnx_runtime.torch_export_tag(torch), ("detector.onnx", "recognizer.onnx"),
+                                               self._export)
         self._mode, self._engines = mode, ""
         if mode.startswith("trt"):
             self._engines = onnx_runtime.engine_folder(os.path.join(CACHE, "easyocr-trt"),
@@ -95,7 +95,8 @@ class Adapter(BaseAdapter):
 
         self._seen = ([], [])
         self._reader.detector, self._reader.recognizer = (
-            _OnnxNet(onnx_runtime.session(path, "onnx-cpu"), self._torch, seen) for path, seen in zip(self._paths, self._seen))
+            _RecordingNet(onnx_runtime.session(path, "onnx-cpu"), self._torch, seen)
+            for path, seen in zip(self._paths, self._seen))
 
     def calibrate(self, images: List[Any]) -> None:
         """``trt-int8`` only: read ``images``, calibrate each graph on its inputs, build."""
@@ -111,8 +112,7 @@ class Adapter(BaseAdapter):
         if not recognizer:
             raise RuntimeError("TensorRT INT8 calibration: EasyOCR found no text line in the %d calibration images"
                                % len(images))
-        self._sessions(*(onnx_runtime.calibration_table(path, feeds, os.path.join(self._engines, graph))
-                         for path, feeds, graph in zip(self._paths, self._seen, ("detector", "recognizer"))))
+        self._sessions(*onnx_runtime.calibrated_caches(self._paths, self._seen, self._engines))
         self._about["int8-calibration"] = "MinMax, %d images, %d lines" % (len(images), len(recognizer))
         self._seen = None
 
@@ -173,16 +173,25 @@ def recogniser_for_export(model, torch):
 class _OnnxNet:
     """Stands in for a network inside EasyOCR's pipeline: tensors in, ONNX Runtime, tensors out."""
 
-    def __init__(self, session, torch, seen: Optional[list] = None) -> None:
-        self.session, self.torch, self.seen = session, torch, seen
+    def __init__(self, session, torch) -> None:
+        self.session, self.torch = session, torch
 
     def __call__(self, images, *unused):
-        feed = {"images": images.cpu().numpy()}
-        if self.seen is not None:
-            self.seen.append(feed)
-        outputs = self.session.run(None, feed)
+        outputs = self.session.run(None, {"images": images.cpu().numpy()})
         tensors = tuple(self.torch.from_numpy(o) for o in outputs)
         return tensors if len(tensors) > 1 else tensors[0]
 
     def eval(self):
         return self
+
+
+class _RecordingNet(_OnnxNet):
+    """An _OnnxNet that keeps every input it is given (trt-int8 calibration, before timing)."""
+
+    def __init__(self, session, torch, seen: list) -> None:
+        super().__init__(session, torch)
+        self.seen = seen
+
+    def __call__(self, images, *unused):
+        self.seen.append({"images": images.cpu().numpy()})
+        return super().__call__(images)

@@ -57,8 +57,7 @@ class Adapter(BaseAdapter):
         if mode == "trt-int8":
             onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
         paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
-                                         "torch%s-opset%d" % (torch.__version__, onnx_runtime.opset(torch)),
-                                         ("detector.onnx", "recognizer.onnx"),
+                                         onnx_runtime.torch_export_tag(torch), ("detector.onnx", "recognizer.onnx"),
                                          lambda folder: export(model, folder, onnx_runtime.opset(torch)))
         self._engines = ""
         if mode.startswith("trt"):
@@ -98,9 +97,8 @@ class Adapter(BaseAdapter):
         if not recognizer:
             raise RuntimeError("TensorRT INT8 calibration: no text line found in the %d calibration images (the "
                                "suite's calibration count)" % len(images))
-        self._backend = self._sessions(
-            self._mode, onnx_runtime.calibration_table(self._files[0], detector, os.path.join(self._engines, "detector")),
-            onnx_runtime.calibration_table(self._files[1], recognizer, os.path.join(self._engines, "recognizer")))
+        self._backend = self._sessions(self._mode, *onnx_runtime.calibrated_caches(self._files, (detector, recognizer),
+                                                                                 self._engines))
         self._about["int8-calibration"] = "MinMax, %d images, %d with lines" % (len(images), len(recognizer))
 
     def preprocess(self, image: np.ndarray) -> Any:

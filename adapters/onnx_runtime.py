@@ -134,10 +134,22 @@ def calibration_table(model: str, feeds: Sequence[Dict[str, Any]], root: str) ->
         with open(os.path.join(work, CALIBRATION_TABLE), "rb") as f:
             folder = os.path.join(root, hashlib.sha256(f.read()).hexdigest()[:16])
         os.makedirs(folder, exist_ok=True)
-        shutil.copy(os.path.join(work, CALIBRATION_TABLE), os.path.join(folder, CALIBRATION_TABLE))
+        os.replace(os.path.join(work, CALIBRATION_TABLE), os.path.join(folder, CALIBRATION_TABLE))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return folder
+
+
+def calibrated_caches(paths: Sequence[str], feeds: Sequence[Sequence[Dict[str, Any]]], engines: str) -> List[str]:
+    """For each graph in ``paths`` and its calibration ``feeds``, the engine cache holding
+    its table: ``engines/<graph name>/<table hash>/``."""
+    return [calibration_table(path, graph_feeds, os.path.join(engines, os.path.splitext(os.path.basename(path))[0]))
+            for path, graph_feeds in zip(paths, feeds)]
+
+
+def torch_export_tag(torch) -> str:
+    """What an export from PyTorch depends on besides the weights: torch and the opset."""
+    return "torch%s-opset%d" % (torch.__version__, opset(torch))
 
 
 def engine_folder(root: str, gpu: str, trt: str, precision: str, shape: Sequence[int]) -> str:
