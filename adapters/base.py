@@ -18,6 +18,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 
 MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
+CPU_MODES = ("cpu", "onnx-cpu")  # their workers see no GPU
 
 
 class ModeUnavailable(Exception):
@@ -52,7 +53,8 @@ class Adapter:
     def calibrate(self, images: List[np.ndarray]) -> None:
         """Before warm-up, decoded images like those to be timed (the warm-up image and the
         first samples), for what an engine must see first: TensorRT shape ranges, INT8
-        calibration. Counted in the cell's load time. Most engines need nothing."""
+        calibration. Counted in the cell's load time; may raise ModeUnavailable. Most
+        engines need nothing."""
 
     def preprocess(self, image: np.ndarray) -> Any:
         """Engine-specific input conversion; the harness has already decoded and cropped."""

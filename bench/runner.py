@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from tqdm import tqdm
 
+from adapters.base import CPU_MODES
 from bench import config as cfg
 from bench import fingerprint, metrics, results
 from bench.dataset import Entry, dataset_hashes, open_dataset
@@ -101,6 +102,10 @@ class Run:
                           "variant": self.config["preprocess"]}, "todo": todo}
         env = dict(os.environ, PYTHONUNBUFFERED="1", ORT_DISABLE_TELEMETRY="1",
                    PYTHONPATH=os.pathsep.join(p for p in (cfg.REPO, os.environ.get("PYTHONPATH")) if p))
+        if cell.mode in CPU_MODES:
+            # a CPU cell takes no GPU memory or power: EasyOCR's Reader(gpu=False) opened a
+            # CUDA context (527 MB of GPU memory, board power 72 -> 122 W) on an H100
+            env["CUDA_VISIBLE_DEVICES"] = ""
         info: Dict[str, Any] = {"status": "failed", "reason": "", "started": time.time()}
         with open(log_path, "ab") as log:
             try:

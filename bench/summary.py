@@ -5,6 +5,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from adapters.base import CPU_MODES
 from bench import metrics
 
 
@@ -40,7 +41,8 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
         p50, p90, p99 = np.percentile(total, [50, 90, 99])
         out.update(t_total_p50_ms=float(p50), t_total_p90_ms=float(p90), t_total_p99_ms=float(p99),
                    fps=1000.0 / float(np.mean(total)))
-        if out["mean_power_w"] is not None:  # W x ms = mJ
+        # W x ms = mJ; a GPU board's power is no measure of a cell that runs on the CPU
+        if out["mean_power_w"] is not None and (info.get("power_scope") != "gpu" or mode not in CPU_MODES):
             out["energy_mj_per_sample"] = out["mean_power_w"] * out["t_total_ms"]
     return out
 

@@ -149,14 +149,18 @@ class Telemetry:
             self._file.flush()
 
     def cell_stats(self, cell: str) -> Dict[str, Optional[float]]:
-        """Peak system RAM and swap, peak GPU memory, mean power (W) over the cell's rows."""
+        """Peak system RAM and swap, peak GPU memory, mean power (W) over the cell's rows, and
+        what that power covers: ``module`` (a Jetson's input rail: CPU, GPU and memory) or
+        ``gpu`` (an NVIDIA board alone, from nvidia-smi)."""
         with self._lock:
             rows = [r for r in self._rows if r["cell"] == cell]
         peak = lambda key: max((r[key] for r in rows if r.get(key) is not None), default=None)  # noqa: E731
-        power = [r["power_mw"] for r in rows if r.get("power_mw") is not None]
+        powered = [r for r in rows if r.get("power_mw") is not None]
+        sources = {r["source"] for r in powered}
         return {"sys_peak_ram_mb": peak("ram_used_mb"), "sys_peak_swap_mb": peak("swap_used_mb"),
                 "gpu_peak_mem_mb": peak("gpu_mem_mb"),
-                "mean_power_w": sum(power) / len(power) / 1000.0 if power else None,
+                "mean_power_w": sum(r["power_mw"] for r in powered) / len(powered) / 1000.0 if powered else None,
+                "power_scope": ("module" if "tegrastats" in sources else "gpu") if sources else None,
                 "telemetry_rows": len(rows)}
 
     def stop(self) -> None:

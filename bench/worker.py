@@ -103,20 +103,40 @@ def environment(adapter) -> Dict[str, Any]:
     return {"python": platform.python_version(), "executable": sys.executable, "packages": versions}
 
 
+def raised_in(exc: BaseException, cls: type) -> bool:
+    """Whether the innermost frame of ``exc`` is in the file that defines ``cls``: an
+    adapter's own ``import engine`` failed (not installed), rather than an import inside
+    the engine (a broken installation)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    return tb is not None and path is not None and \
+        os.path.realpath(tb.tb_frame.f_code.co_filename) == os.path.realpath(path)
+
+
 def run(spec: Dict[str, Any], send) -> None:
     adapter = adapter_class(spec["adapter"])()
-    started = clock()
-    try:
-        adapter.load(spec["mode"], spec.get("options") or {})
-    except ModeUnavailable as exc:
-        send(event="skipped", reason=str(exc))
-        return
     dataset = open_dataset(spec["dataset"])
     by_id = {e.sample_id: e for e in dataset.entries}
     image_opts = spec["image"]
     warm: Optional[Entry] = dataset.warmup or (dataset.entries[0] if dataset.entries else None)
-    adapter.calibrate(calibration_images(([warm] if warm else []) + dataset.entries, spec.get("calibration", 0),
-                                         image_opts))
+    started = clock()
+    try:
+        adapter.load(spec["mode"], spec.get("options") or {})
+        # an adapter may only find out here that the mode cannot run (INT8 engines are built
+        # from the calibration images)
+        adapter.calibrate(calibration_images(([warm] if warm else []) + dataset.entries,
+                                             spec.get("calibration", 0), image_opts))
+    except ModeUnavailable as exc:
+        send(event="skipped", reason=str(exc))
+        return
+    except ImportError as exc:
+        if not raised_in(exc, type(adapter)):
+            raise  # the engine is there but broken: a failed cell, with the traceback
+        send(event="skipped", reason="not installed for %s: %s" % (sys.executable, exc))
+        return
     model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
     send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter))
     for i in range(spec["warmup"] if warm else 0):

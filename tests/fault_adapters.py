@@ -56,3 +56,34 @@ class Calibrating(Echo):
 
     def calibrate(self, images):
         self.text = "%d images %s" % (len(images), " ".join("x".join(map(str, i.shape)) for i in images))
+
+
+class NotInstalled(Echo):
+    """An engine whose package is missing from this environment."""
+
+    def load(self, mode, options):
+        import an_engine_not_installed_here  # noqa: F401
+
+
+class BrokenInstall(Echo):
+    """An engine that is installed but cannot import one of its own needs."""
+
+    def load(self, mode, options):
+        import tests.broken_engine  # noqa: F401
+
+
+class UnavailableAtCalibration(Echo):
+    """Finds out only when shown the calibration images that its mode cannot run."""
+
+    def calibrate(self, images):
+        raise ModeUnavailable("no INT8 here, found while calibrating")
+
+
+class ShowsGPUs(Echo):
+    """Reads every image as the GPUs its process may see."""
+
+    modes = ("cpu", "gpu", "onnx-cpu")
+
+    def load(self, mode, options):
+        self.text = "GPUs %r" % os.environ.get("CUDA_VISIBLE_DEVICES")
+        self.delay = 0.0

@@ -47,6 +47,32 @@ def test_crash_fails_its_cell_and_the_matrix_goes_on(tmp_path, small_dataset):
         assert "echo/cpu" in {r["cell"] for r in csv.DictReader(f)}
 
 
+def test_a_cell_that_cannot_run_is_skipped_but_a_broken_engine_fails(tmp_path, small_dataset):
+    proc, folder = go(tmp_path, small_dataset, {
+        "absent": {"adapter": "tests.fault_adapters:NotInstalled", "modes": ["cpu"]},
+        "noint8": {"adapter": "tests.fault_adapters:UnavailableAtCalibration", "modes": ["cpu"]},
+        "broken": {"adapter": "tests.fault_adapters:BrokenInstall", "modes": ["cpu"]}, "echo": ECHO})
+    assert proc.returncode == 0, proc.stderr
+    rows = summary(folder)
+    absent, broken = rows[("absent", "cpu")], rows[("broken", "cpu")]
+    assert absent["status"] == "skipped"
+    assert "not installed" in absent["reason"] and "an_engine_not_installed_here" in absent["reason"]
+    assert broken["status"] == "failed" and "a_module_the_engine_needs" in broken["reason"]
+    assert rows[("noint8", "cpu")]["status"] == "skipped"
+    assert rows[("noint8", "cpu")]["reason"] == "no INT8 here, found while calibrating"
+    assert rows[("echo", "cpu")]["status"] == "ok"
+
+
+def test_cpu_cells_see_no_gpu(tmp_path, small_dataset, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    proc, folder = go(tmp_path, small_dataset, {
+        "gpus": {"adapter": "tests.fault_adapters:ShowsGPUs", "modes": ["cpu", "gpu", "onnx-cpu"]}}, warmup=0)
+    assert proc.returncode == 0, proc.stderr
+    with open(os.path.join(folder, "samples.csv")) as f:
+        seen = {(r["mode"], r["pred"]) for r in csv.DictReader(f)}
+    assert seen == {("cpu", "GPUs ''"), ("onnx-cpu", "GPUs ''"), ("gpu", "GPUs '0'")}
+
+
 def test_hang_is_killed_at_the_timeout(tmp_path, small_dataset):
     started = time.monotonic()
     proc, folder = go(tmp_path, small_dataset, {

@@ -97,3 +97,21 @@ def test_gpu_fingerprint_from_nvidia_smi_output():
         {"name": "Tesla T4", "driver": "418.67", "memory": "15109 MiB"}]
     assert fingerprint.parse_gpus("") == []
     assert fingerprint.device_name({"gpus": [gpu], "jetson": None}) == "h100-80gb-hbm3"
+
+
+@pytest.mark.parametrize("scope, mode, energy", [
+    ("module", "cpu", 2000.0),  # a Jetson's input rail covers the CPU: 20 W x 100 ms
+    ("gpu", "gpu", 2000.0),
+    ("gpu", "trt-fp16", 2000.0),
+    ("gpu", "cpu", None),  # an idle GPU board's power says nothing of a CPU cell
+    ("gpu", "onnx-cpu", None),
+    (None, "cpu", 2000.0),  # runs recorded before the scope was: as then
+])
+def test_energy_per_sample_only_where_the_power_measured_covers_the_work(scope, mode, energy):
+    from bench.summary import cell_summary
+
+    rows = [{"gt": "LOT 1", "pred": "LOT 1", "error": "", "t_pre_ms": "1", "t_infer_ms": "99",
+             "t_total_ms": "100"}] * 3
+    info = {"status": "ok", "mean_power_w": 20.0, "power_scope": scope}
+    out = cell_summary("e", mode, info, rows, {"nfkc": True, "strip_whitespace": True, "casefold": False})
+    assert out["mean_power_w"] == 20.0 and out.get("energy_mj_per_sample") == energy
