@@ -142,6 +142,8 @@ def main(argv: List[str] = None) -> None:
     parser.add_argument("--random-lines", type=float, default=0.0,
                         help="share of frames that print random characters instead of a code, so that the "
                              "recogniser reads rather than recites the grammars")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
+                        help="processes generating frames (default: all cores but two, at least one)")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -163,7 +165,7 @@ def main(argv: List[str] = None) -> None:
         step, seconds = config["steps"], float(config["train_seconds"])
     model.train()
     frames = Frames(data.TRAIN_START + step * args.batch, 10 ** 9, args.random_lines)
-    loader = DataLoader(frames, batch_size=args.batch, collate_fn=collate, num_workers=1, prefetch_factor=4)
+    loader = DataLoader(frames, batch_size=args.batch, collate_fn=collate, num_workers=args.workers, prefetch_factor=4)
     log = open(os.path.join(args.out, "train.log"), "a")
     began, window = time.monotonic(), []
     valid: dict = {}
