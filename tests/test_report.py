@@ -173,3 +173,19 @@ def test_provenance_names_the_gpu_with_what_its_run_recorded():
                      "sm_clock_max": "1980 MHz", "power_limit": "700.00 W"}) == \
         "NVIDIA H100 80GB HBM3 (driver 550.54.15, CUDA 12.4, SM clock max 1980 MHz, power limit 700.00 W)"
     assert gpu_text({"name": "Tesla T4", "driver": "418.67", "memory": "15109 MiB"}) == "Tesla T4 (driver 418.67)"
+
+
+def test_the_committed_h100_reference_run_loads_with_gpu_rows_and_honest_energy():
+    """reports/reference/ is read like any result folder: the H100's GPU cells are there,
+    and no CPU cell carries an energy figure made from the GPU board's power."""
+    from bench.report import load
+
+    results = load.load([os.path.join(REPO, "reports", "reference")])
+    (run,) = results.runs
+    assert run.meta["device"] == "h100-80gb-hbm3" and run.meta["fingerprint"]["gpus"][0]["compute_capability"] == "9.0"
+    ok = run.summary[run.summary["status"] == "ok"].set_index(["engine", "mode"])
+    assert {("easyocr", "gpu"), ("fots", "gpu")} <= set(ok.index)
+    assert ok.loc[("fots", "gpu"), "energy_mj_per_sample"] > 0
+    cpu = ok[[m in ("cpu", "onnx-cpu") for _, m in ok.index]]
+    assert len(cpu) == 5 and cpu["energy_mj_per_sample"].isna().all()
+    assert len(run.samples) == 7 * 200
