@@ -17,7 +17,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import ModeUnavailable, Word, box_of, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, box_of, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -37,7 +37,7 @@ class Adapter(BaseAdapter):
         import torch
 
         self._gpu = mode == "gpu"
-        if mode not in ("cpu", "onnx-cpu") and not torch.cuda.is_available():
+        if mode not in CPU_MODES and not torch.cuda.is_available():
             raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
         model_dir = options.get("model_dir")
         if not model_dir:

@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import ModeUnavailable, Word, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -31,7 +31,7 @@ class Adapter(BaseAdapter):
 
         from models.fots import data, reader
 
-        if mode not in ("cpu", "onnx-cpu") and not torch.cuda.is_available():
+        if mode not in CPU_MODES and not torch.cuda.is_available():
             raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
         device = "cuda" if mode == "gpu" else "cpu"
         self._folder = options.get("weights") or reader.WEIGHTS
