@@ -134,7 +134,7 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
         rois = np.array([[0, 0, 0, data.CANVAS_W / 2, data.CANVAS_H / 2]], np.float32)
         assert np.abs(torch_backend.recognize(feats_t, rois) - onnx_backend.recognize(feats_o, rois)).max() < 1e-2
         assert all(set(w.text) <= set(VOCAB) for w in adapter.infer(canvas))
-    # reads the first 20 embedded crops as well as when committed (12,655 steps: 80% exact,
+    # reads the first 20 embedded crops as well as when committed (15,708 steps: 80% exact,
     # CER 1.7%), with a margin for other CPUs' arithmetic
     counts = []
     for entry in open_dataset(EMBEDDED).entries[:20]:
@@ -188,3 +188,47 @@ def test_backbone_suite_names_each_committed_backbone_by_its_weights():
             assert json.load(f)["backbone"] == engine.split("-")[1], engine
         assert 0 < os.path.getsize(os.path.join(folder, "model.pt")) < 25 * 2 ** 20
     assert {"fots-b0", "fots-b3"} <= set(suite["engines"])
+
+
+def test_training_saves_fp16_weights_and_resumes_from_its_checkpoint(tmp_path):
+    """`make train-fots` as a user runs it, in bfloat16: two steps, then a resumed third that
+    continues the step count and the training indices, its log and its config."""
+    import subprocess
+    import sys
+
+    from bench.config import REPO
+
+    def train(steps: int) -> None:
+        subprocess.run([sys.executable, "-m", "models.fots.train", "--out", str(tmp_path), "--resume", "--bf16",
+                        "--steps", str(steps), "--batch", "2", "--width", "16", "--hidden", "16", "--workers", "1",
+                        "--save-every", "2", "--log-every", "1", "--valid", "2"], check=True, cwd=REPO, timeout=600)
+
+    train(2)
+    train(3)
+    log = [json.loads(line) for line in open(tmp_path / "train.log")]
+    assert [entry["step"] for entry in log] == [1, 2, 3]
+    assert all(np.isfinite(entry["det_loss"]) and np.isfinite(entry["rec_loss"]) for entry in log)
+    assert log[1]["valid_n"] == log[2]["valid_n"] == 2 and "valid_exact" not in log[0]
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["steps"] == 3 and config["train_indices"] == [data.TRAIN_START, data.TRAIN_START + 3 * 2]
+    assert "--bf16" in config["command"] and config["width"] == 16
+    state = torch.load(tmp_path / "model.pt")
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
+    loaded, _ = reader.load(str(tmp_path))
+    assert loaded.lateral[0].out_channels == 16
+
+
+def test_evaluation_reads_validation_frames_with_detected_and_with_true_boxes(capsys):
+    """`python -m models.fots.evaluate`: one line per group of codes, the groups adding up,
+    and its end-to-end figure the same as training's validation on the same frames."""
+    from models.fots import evaluate
+
+    evaluate.main(["--frames", "4"])
+    rows = {row["codes"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert set(rows) == {"PRO/EXP", "other", "all"}
+    assert rows["PRO/EXP"]["frames"] + rows["other"]["frames"] == rows["all"]["frames"] == 4
+    model, _ = reader.load()
+    assert evaluate.validate(model, "cpu", 4)["valid_exact"] == rows["all"]["exact"]
+    sample = data.training_sample(data.VALID_START)
+    read = evaluate.read_sample(reader.TorchBackend(model), sample, true_boxes=True)
+    assert metrics.sample_cer(metrics.counts(read, evaluate.truth(sample))) < 0.1

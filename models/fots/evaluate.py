@@ -1,0 +1,71 @@
+"""How well trained weights read held-out generator frames (validation indices 5000...),
+end to end, and with recognition given the true line boxes instead of the detected ones:
+the gap between the two is what detection costs.
+
+    python -m models.fots.evaluate models/fots/weights/fots-b0 --frames 200
+
+Prints one JSON line per group of codes (PRO/EXP lines, the others, all). Training calls
+``validate`` at each save, on fewer frames.
+"""
+import argparse
+import json
+from typing import List
+
+import numpy as np
+import torch
+
+from bench import metrics
+from models.fots import data, decode, reader
+
+
+def read_sample(backend, sample: data.TrainingSample, true_boxes: bool = False) -> str:
+    """The text read from a frame, its lines top to bottom."""
+    canvas = data.to_canvas((sample.image * 255).astype(np.uint8))
+    found, feats, rois = reader.detect(backend, canvas)
+    if true_boxes:
+        order = np.argsort([(y0 + y1) / 2 for _, y0, _, y1 in sample.boxes])
+        rois = np.array([[0.0, *sample.boxes[k]] for k in order], np.float32).reshape(-1, 5)
+    else:
+        rois = rois[np.argsort([(box[1] + box[3]) / 2 for box, _ in found])]
+    texts = decode.ctc_greedy(backend.recognize(feats, rois)) if len(rois) else []
+    return metrics.normalize("".join(text for text, _ in texts))
+
+
+def truth(sample: data.TrainingSample) -> str:
+    return metrics.normalize(" ".join(sample.texts))
+
+
+def validate(model, device: str, count: int = 64) -> dict:
+    """End to end on the first ``count`` validation frames: exact codes, CER."""
+    model.eval()
+    backend = reader.TorchBackend(model, device)
+    samples = (data.training_sample(data.VALID_START + i) for i in range(count))
+    scores = metrics.corpus([metrics.counts(read_sample(backend, s), truth(s)) for s in samples])
+    model.train()
+    return {"valid_exact": scores["strict_acc"], "valid_cer": scores["cer"], "valid_n": count}
+
+
+def main(argv: List[str] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", nargs="?", default=reader.WEIGHTS, help="a folder with model.pt and config.json")
+    parser.add_argument("--frames", type=int, default=200, help="validation frames to read (indices 5000 on)")
+    args = parser.parse_args(argv)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, config = reader.load(args.weights, device)
+    backend = reader.TorchBackend(model, device)
+    groups = {"PRO/EXP": [], "other": []}
+    for i in range(args.frames):
+        sample = data.training_sample(data.VALID_START + i)
+        gt = truth(sample)
+        counts = [metrics.counts(read_sample(backend, sample, true), gt) for true in (False, True)]
+        groups["PRO/EXP" if gt.startswith("PRO:") else "other"].append(counts)
+    groups["all"] = groups["PRO/EXP"] + groups["other"]
+    for name, rows in groups.items():
+        detected, true = (metrics.corpus([row[k] for row in rows]) for k in (0, 1))
+        print(json.dumps({"weights": args.weights, "steps": config["steps"], "codes": name, "frames": len(rows),
+                          "exact": round(detected["strict_acc"], 4), "cer": round(detected["cer"], 4),
+                          "exact_true_boxes": round(true["strict_acc"], 4), "cer_true_boxes": round(true["cer"], 4)}))
+
+
+if __name__ == "__main__":
+    main()
