@@ -17,6 +17,7 @@ MAX_UPSCALE = 3.0
 TRAIN_SEED = 20240801  # the generator's seed; training indices never overlap the benchmark's
 TRAIN_START = 10000  # first training index (the embedded set is 0-199)
 VALID_START = 5000  # 5000-5999: validation, disjoint from both
+VALID_FRAMES = 1000
 DIGITS = "0123456789"
 
 

@@ -50,6 +50,8 @@ def main(argv: List[str] = None) -> None:
     parser.add_argument("weights", nargs="?", default=reader.WEIGHTS, help="a folder with model.pt and config.json")
     parser.add_argument("--frames", type=int, default=200, help="validation frames to read (indices 5000 on)")
     args = parser.parse_args(argv)
+    if not 0 < args.frames <= data.VALID_FRAMES:
+        parser.error("--frames must be 1 to %d, the validation frames" % data.VALID_FRAMES)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, config = reader.load(args.weights, device)
     backend = reader.TorchBackend(model, device)
