@@ -1,6 +1,8 @@
 """Our FOTS-style model: shapes, gradients, decoding, targets, the committed weights."""
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ import torch
 from adapters import onnx_runtime
 from adapters.base import join_reading_order
 from bench import metrics
+from bench.config import REPO
 from models.fots import data, decode, reader
 from models.fots.net import BLANK, FOTS, ROI_SIZE, VOCAB, encode
 from models.fots.train import collate, detection_loss, recognition_loss
@@ -193,11 +196,6 @@ def test_backbone_suite_names_each_committed_backbone_by_its_weights():
 def test_training_saves_fp16_weights_and_resumes_from_its_checkpoint(tmp_path):
     """`make train-fots` as a user runs it, in bfloat16: two steps, then a resumed third that
     continues the step count and the training indices, its log and its config."""
-    import subprocess
-    import sys
-
-    from bench.config import REPO
-
     def train(steps: int) -> None:
         subprocess.run([sys.executable, "-m", "models.fots.train", "--out", str(tmp_path), "--resume", "--bf16",
                         "--steps", str(steps), "--batch", "2", "--width", "16", "--hidden", "16", "--workers", "1",
@@ -230,5 +228,5 @@ def test_evaluation_reads_validation_frames_with_detected_and_with_true_boxes(ca
     model, _ = reader.load()
     assert evaluate.validate(model, "cpu", 4)["valid_exact"] == rows["all"]["exact"]
     sample = data.training_sample(data.VALID_START)
-    read = evaluate.read_sample(reader.TorchBackend(model), sample, true_boxes=True)
+    _, read = evaluate.read_sample(reader.TorchBackend(model), sample)
     assert metrics.sample_cer(metrics.counts(read, evaluate.truth(sample))) < 0.1

@@ -9,7 +9,7 @@ Prints one JSON line per group of codes (PRO/EXP lines, the others, all). Traini
 """
 import argparse
 import json
-from typing import List
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -18,17 +18,18 @@ from bench import metrics
 from models.fots import data, decode, reader
 
 
-def read_sample(backend, sample: data.TrainingSample, true_boxes: bool = False) -> str:
-    """The text read from a frame, its lines top to bottom."""
-    canvas = data.to_canvas((sample.image * 255).astype(np.uint8))
-    found, feats, rois = reader.detect(backend, canvas)
-    if true_boxes:
-        order = np.argsort([(y0 + y1) / 2 for _, y0, _, y1 in sample.boxes])
-        rois = np.array([[0.0, *sample.boxes[k]] for k in order], np.float32).reshape(-1, 5)
-    else:
-        rois = rois[np.argsort([(box[1] + box[3]) / 2 for box, _ in found])]
-    texts = decode.ctc_greedy(backend.recognize(feats, rois)) if len(rois) else []
-    return metrics.normalize("".join(text for text, _ in texts))
+def read_sample(backend, sample: data.TrainingSample) -> Tuple[str, str]:
+    """The text read from a frame, its lines top to bottom: through the detected boxes, and
+    through the true ones on the same features."""
+    found, feats, rois = reader.detect(backend, data.to_canvas((sample.image * 255).astype(np.uint8)))
+    detected = rois[np.argsort([(box[1] + box[3]) / 2 for box, _ in found])]
+    true = np.array([[0.0, *box] for box in sorted(sample.boxes, key=lambda b: (b[1] + b[3]) / 2)], np.float32)
+
+    def text(rois: np.ndarray) -> str:
+        lines = decode.ctc_greedy(backend.recognize(feats, rois)) if len(rois) else []
+        return metrics.normalize("".join(line for line, _ in lines))
+
+    return text(detected), text(true.reshape(-1, 5))
 
 
 def truth(sample: data.TrainingSample) -> str:
@@ -40,7 +41,7 @@ def validate(model, device: str, count: int = 64) -> dict:
     model.eval()
     backend = reader.TorchBackend(model, device)
     samples = (data.training_sample(data.VALID_START + i) for i in range(count))
-    scores = metrics.corpus([metrics.counts(read_sample(backend, s), truth(s)) for s in samples])
+    scores = metrics.corpus([metrics.counts(read_sample(backend, s)[0], truth(s)) for s in samples])
     model.train()
     return {"valid_exact": scores["strict_acc"], "valid_cer": scores["cer"], "valid_n": count}
 
@@ -59,7 +60,7 @@ def main(argv: List[str] = None) -> None:
     for i in range(args.frames):
         sample = data.training_sample(data.VALID_START + i)
         gt = truth(sample)
-        counts = [metrics.counts(read_sample(backend, sample, true), gt) for true in (False, True)]
+        counts = [metrics.counts(read, gt) for read in read_sample(backend, sample)]
         groups["PRO/EXP" if gt.startswith("PRO:") else "other"].append(counts)
     groups["all"] = groups["PRO/EXP"] + groups["other"]
     for name, rows in groups.items():
