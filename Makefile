@@ -16,7 +16,7 @@ MINUTES ?= 60
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench test report report-benchmark telemetry-benchmark fots-backbones train-fots system deps dataset clean-venv
+.PHONY: bench test report report-benchmark telemetry-benchmark fots-backbones fots-throughput train-fots system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
@@ -36,8 +36,16 @@ telemetry-benchmark: $(DEPS)  ## what the telemetry sampler costs a cell's timin
 fots-backbones: $(DEPS)  ## inference cost of FOTS with backbones B0-B3; appends to results/benchmarks/
 	$(BIN)/python -m models.fots.backbones $(ARGS)
 
-train-fots: $(DEPS)  ## train our FOTS model further for MINUTES (resumes; GPU if present)
+fots-throughput: $(DEPS)  ## training frames per second, each generator and through the loader; appends to results/benchmarks/
+	$(BIN)/python -m models.fots.throughput $(ARGS)
+
+DATASET ?=
+train-fots: $(DEPS)  ## train our FOTS model further for MINUTES (resumes; GPU if present); DATASET=photos: fine-tune on them
+ifeq ($(DATASET),)
 	$(BIN)/python -m models.fots.train --resume --minutes $(MINUTES) $(ARGS)
+else
+	$(BIN)/python -m models.fots.finetune $(DATASET) --resume --minutes $(MINUTES) $(ARGS)
+endif
 
 dataset: $(DEPS)  ## regenerate the embedded dataset (byte-identical with the pinned env)
 	$(BIN)/python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200

@@ -8,7 +8,12 @@ weights, torch version and opset, with TensorRT engines cached in
 ``~/.cache/ocr-edge-bench/fots-trt/`` per GPU, TensorRT version, precision and input shape.
 ``trt-int8`` calibrates both graphs on the images the harness hands ``calibrate`` (the
 warm-up image and the first samples; the recogniser on the lines the detector finds in
-them) before building its engines. Export, calibration and engine build are load time."""
+them) before building its engines. Export, calibration and engine build are load time.
+
+Options: ``weights`` (a weights folder, default the committed B0), ``threshold`` (detection),
+``grammar`` (a code grammar file, bench/grammar.py, or ``run``: the run's grammar; the lines
+are decoded as the accepted code most probable under the CTC outputs, instead of each
+line's best path; without a grammar, as usual)."""
 import os
 from typing import Any, Dict, List
 
@@ -39,6 +44,11 @@ class Adapter(BaseAdapter):
         self._files = [os.path.join(self._folder, "model.pt")]
         self._about: Dict[str, str] = {}
         self._threshold = float(options.get("threshold", 0.5))
+        self._grammar = None
+        if options.get("grammar"):
+            from bench import grammar
+
+            self._grammar = grammar.load(options["grammar"])
         self._sync = torch.cuda.synchronize if mode == "gpu" else None
         self._data, self._reader = data, reader
         self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else reader.TorchBackend(model, device)
@@ -108,6 +118,9 @@ class Adapter(BaseAdapter):
         return self._data.to_canvas(gray)
 
     def infer(self, inputs: Any) -> List[Word]:
+        if self._grammar is not None:
+            found = self._reader.read_in_grammar(self._backend, inputs, self._grammar, self._threshold)
+            return [Word(found[1], found[0], None)] if found else []
         return [Word(text, box, conf) for box, text, conf in self._reader.read(self._backend, inputs, self._threshold)]
 
     def synchronize(self) -> None:

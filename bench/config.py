@@ -25,6 +25,7 @@ DEFAULTS: Dict[str, Any] = {
     "timeout_s": 3600,  # per cell, load and warm-up included
     "telemetry_interval_s": 0.5,  # background sampling into telemetry.csv; 0: off
     "normalize": {"nfkc": True, "strip_whitespace": True, "casefold": False},
+    "grammar": "auto",  # code grammar for the constrained reading: auto (grammar.txt beside the manifest), none, a path
     "engines": {},
 }
 ENGINE_KEYS = {"modes", "python", "adapter", "options", "timeout_s"}
@@ -50,13 +51,29 @@ class Cell(NamedTuple):
 
 
 def read_suite(path: str) -> Dict[str, Any]:
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
+    """A suite file's settings; a file that does not parse, or holds no mapping, is a
+    ConfigError naming it."""
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
+        raise ConfigError("%s: not UTF-8 text (%s)" % (path, exc))
     if path.endswith(".json"):
-        return json.loads(text)
-    import yaml  # PyYAML: python3-yaml on Ubuntu/JetPack
+        try:
+            suite = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError("%s: not valid JSON (%s)" % (path, exc))
+    else:
+        import yaml  # PyYAML: python3-yaml on Ubuntu/JetPack
 
-    return yaml.safe_load(text) or {}
+        try:
+            suite = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError("%s: not valid YAML (%s)" % (path, " ".join(str(exc).split())))
+    if not isinstance(suite, dict):
+        raise ConfigError("%s: a suite is a mapping of settings (dataset:, engines:, ...), not a %s"
+                          % (path, type(suite).__name__))
+    return suite
 
 
 def build(suite: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
@@ -72,21 +89,70 @@ def build(suite: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
     return config
 
 
+def _integer(key: str, value: Any, least: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError("%s: must be an integer >= %d, got %r" % (key, least, value))
+
+
+def _number(key: str, value: Any, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
+            (value <= 0 if positive else value < 0):
+        raise ConfigError("%s: must be a number %s 0, got %r" % (key, ">" if positive else ">=", value))
+
+
+def _text(key: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("%s: must be a non-empty string, got %r" % (key, value))
+
+
 def check(config: Dict[str, Any]) -> None:
+    """Every setting's type and range; the message names the key and what it allows."""
     if config["preprocess"] not in PREPROCESS_VARIANTS:
         raise ConfigError("preprocess: %r is not one of %s" % (config["preprocess"], ", ".join(PREPROCESS_VARIANTS)))
-    for key in ("warmup", "passes"):
-        if not isinstance(config[key], int) or config[key] < (0 if key == "warmup" else 1):
-            raise ConfigError("%s: must be an integer >= %d" % (key, 0 if key == "warmup" else 1))
+    _integer("warmup", config["warmup"], 0)
+    _integer("passes", config["passes"], 1)
+    _integer("calibration", config["calibration"], 0)
+    if config["limit"] is not None:
+        _integer("limit", config["limit"], 1)
+    _number("timeout_s", config["timeout_s"], positive=True)
+    _number("telemetry_interval_s", config["telemetry_interval_s"], positive=False)
+    _text("dataset", config["dataset"])
+    if config["grammar"] is not None:
+        _text("grammar", config["grammar"])
+    _text("results", config["results"])
+    if config["device"] is not None:
+        _text("device", config["device"])
+        if os.sep in config["device"] or config["device"] in (".", ".."):
+            raise ConfigError("device: %r names a folder under results/, so it cannot hold %r" % (config["device"], os.sep))
+    for key in ("grayscale", "crop"):
+        if not isinstance(config[key], bool):
+            raise ConfigError("%s: must be true or false, got %r" % (key, config[key]))
+    normalize = config["normalize"]
+    if not isinstance(normalize, dict) or set(normalize) - set(DEFAULTS["normalize"]) or \
+            not all(isinstance(v, bool) for v in normalize.values()):
+        raise ConfigError("normalize: a mapping of %s to true or false, got %r"
+                          % (", ".join(DEFAULTS["normalize"]), normalize))
     if not config["engines"]:
         raise ConfigError("engines: no engine configured")
     for engine, spec in config["engines"].items():
         unknown = set(spec) - ENGINE_KEYS
         if unknown:
-            raise ConfigError("engines.%s: unknown key(s) %s" % (engine, ", ".join(sorted(unknown))))
-        bad = [m for m in spec.get("modes", ["cpu"]) if m not in MODES]
+            raise ConfigError("engines.%s: unknown key(s) %s (allowed: %s)"
+                              % (engine, ", ".join(sorted(unknown)), ", ".join(sorted(ENGINE_KEYS))))
+        modes = spec.get("modes", ["cpu"])
+        if not isinstance(modes, list) or not modes:
+            raise ConfigError("engines.%s.modes: a non-empty list of modes among %s, got %r"
+                              % (engine, ", ".join(MODES), modes))
+        bad = [str(m) for m in modes if m not in MODES]
         if bad:
             raise ConfigError("engines.%s.modes: %s not among %s" % (engine, ", ".join(bad), ", ".join(MODES)))
+        if not isinstance(spec.get("options") or {}, dict):
+            raise ConfigError("engines.%s.options: a mapping of the adapter's options, got %r" % (engine, spec["options"]))
+        for key in ("python", "adapter"):
+            if spec.get(key) is not None:
+                _text("engines.%s.%s" % (engine, key), spec[key])
+        if spec.get("timeout_s") is not None:
+            _number("engines.%s.timeout_s" % engine, spec["timeout_s"], positive=True)
 
 
 def cells(config: Dict[str, Any], default_python: str) -> List[Cell]:
@@ -121,5 +187,12 @@ def select(config: Dict[str, Any], engines: List[str], modes: List[str]) -> None
             raise ConfigError("--engines: %s not in the suite (%s)" % (", ".join(missing), ", ".join(config["engines"])))
         config["engines"] = {e: config["engines"][e] for e in engines}
     if modes:
-        for spec in config["engines"].values():
-            spec["modes"] = [m for m in spec.get("modes", ["cpu"]) if m in modes]
+        bad = [m for m in modes if m not in MODES]
+        if bad:
+            raise ConfigError("--modes: %s not among %s" % (", ".join(bad), ", ".join(MODES)))
+        suite_modes = {name: spec.get("modes", ["cpu"]) for name, spec in config["engines"].items()}
+        for name, spec in config["engines"].items():
+            spec["modes"] = [m for m in suite_modes[name] if m in modes]
+        if not any(spec["modes"] for spec in config["engines"].values()):
+            raise ConfigError("--modes %s: no engine here has such a mode (%s)" % (",".join(modes), "; ".join(
+                "%s: %s" % (name, ",".join(m)) for name, m in suite_modes.items())))

@@ -12,6 +12,7 @@ Device side: Python 3.6, numpy and OpenCV only.
 """
 import csv
 import hashlib
+import io
 import os
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -70,20 +71,25 @@ def read_manifest(path: str) -> List[Entry]:
         raise ManifestError("%s: manifest not found" % path)
     root = os.path.dirname(os.path.abspath(path))
     name = os.path.basename(path)
+    with open(path, "rb") as f:
+        data = f.read()
     try:
-        with open(path, newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            missing = [c for c in ("image", "text") if c not in header]
-            if missing:
-                raise ManifestError("%s: header %r lacks column(s) %s" % (path, header, ", ".join(missing)))
-            box_cols = [c for c in "xywh" if c in header]
-            if box_cols and len(box_cols) != 4:
-                raise ManifestError("%s: box columns must be all of x,y,w,h or none; found %s"
-                                    % (path, ",".join(box_cols)))
-            rows = list(reader)
+        text = data.decode("utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is dropped
     except UnicodeDecodeError as exc:
-        raise ManifestError("%s: not UTF-8 text (%s)" % (path, exc))
+        row = data[:exc.start].count(b"\n") + 1
+        raise ManifestError("%s row %d: not UTF-8 text (byte 0x%02x); save the manifest as UTF-8"
+                            % (path, row, data[exc.start]))
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        missing = [c for c in ("image", "text") if c not in header]
+        if missing:
+            raise ManifestError("%s: header %r lacks column(s) %s" % (path, header, ", ".join(missing)))
+        box_cols = [c for c in "xywh" if c in header]
+        if box_cols and len(box_cols) != 4:
+            raise ManifestError("%s: box columns must be all of x,y,w,h or none; found %s"
+                                % (path, ",".join(box_cols)))
+        rows = list(reader)
     except csv.Error as exc:
         raise ManifestError("%s: not valid CSV (%s)" % (path, exc))
     if not rows:
@@ -145,16 +151,21 @@ def decode(data: bytes, entry: Entry, grayscale: bool = True, crop: bool = True,
            variant: str = "raw") -> np.ndarray:
     """Decode, crop to the box, convert and apply the preprocessing variant (timed)."""
     flag = cv2.IMREAD_GRAYSCALE if grayscale or variant != "raw" else cv2.IMREAD_COLOR
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    if not data:
+        raise SampleError("%s: image %s is empty (0 bytes)" % (entry.where, entry.path))
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    except cv2.error:
+        image = None
     if image is None:
         raise SampleError("%s: cannot decode image %s (corrupt or not an image)" % (entry.where, entry.path))
     if crop and entry.box is not None:
         x, y, w, h = entry.box
         ih, iw = image.shape[:2]
-        if x >= iw or y >= ih:
-            raise SampleError("%s: box (%d,%d,%d,%d) lies outside the %dx%d image"
-                              % ((entry.where,) + entry.box + (iw, ih)))
-        image = image[y:min(y + h, ih), x:min(x + w, iw)]
+        if x + w > iw or y + h > ih:  # clamped, it would be read as another region, or none
+            raise SampleError("%s: box (%d,%d,%d,%d) reaches past the %dx%d image %s"
+                              % ((entry.where,) + entry.box + (iw, ih, entry.path)))
+        image = image[y:y + h, x:x + w]
     return apply_variant(image, variant)
 
 

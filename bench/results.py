@@ -12,14 +12,18 @@ import os
 from typing import Any, Dict, Iterable, List, Set, Tuple
 
 SAMPLE_COLUMNS = ["run_id", "device", "engine", "mode", "sample_id", "pass", "gt", "pred", "correct",
-                  "cer", "t_pre_ms", "t_infer_ms", "t_total_ms", "error"]
+                  "cer", "t_pre_ms", "t_infer_ms", "t_total_ms", "error",
+                  # the code grammar's reading (bench/grammar.py), timed apart: empty without a grammar
+                  "pred_grammar", "correct_grammar", "grammar_far", "t_post_ms"]
 SUMMARY_COLUMNS = ["engine", "mode", "status", "reason", "n", "strict_acc", "cer", "char_precision",
                    "char_recall", "t_pre_ms", "t_infer_ms", "t_total_ms", "t_total_p50_ms",
                    "t_total_p90_ms", "t_total_p99_ms", "fps", "peak_rss_mb", "model_mb",
                    # beyond the list: raw (unnormalised) and code-token scores, errors
                    "strict_acc_raw", "token_acc", "token_cer", "n_errors", "load_s",
                    # from telemetry.csv: system-wide peak memory, mean power, energy
-                   "sys_peak_ram_mb", "mean_power_w", "energy_mj_per_sample"]
+                   "sys_peak_ram_mb", "mean_power_w", "energy_mj_per_sample",
+                   # with a code grammar: the constrained reading's scores, readings it made wrong, kept as too far
+                   "strict_acc_grammar", "cer_grammar", "n_grammar_worse", "n_grammar_far", "t_post_ms"]
 SampleKey = Tuple[str, str, int, str]  # engine, mode, pass, sample_id
 
 
@@ -37,17 +41,23 @@ class SampleLog:
     def __init__(self, path: str) -> None:
         self.path = path
         fresh = not os.path.exists(path) or os.path.getsize(path) == 0
+        columns = SAMPLE_COLUMNS
         if not fresh:
             _repair_tail(path)
+            with open(path, newline="", encoding="utf-8") as f:  # a run begun by an older harness keeps its columns
+                columns = next(csv.reader(f), None) or SAMPLE_COLUMNS
         self._file = open(path, "a", newline="", encoding="utf-8")
-        self._writer = csv.DictWriter(self._file, SAMPLE_COLUMNS, lineterminator="\n")
+        self._writer = csv.DictWriter(self._file, columns, lineterminator="\n", extrasaction="ignore")
         if fresh:
             self._writer.writeheader()
             self._file.flush()
 
     def write(self, row: Dict[str, Any]) -> None:
-        self._writer.writerow(row)
-        self._file.flush()
+        try:
+            self._writer.writerow(row)
+            self._file.flush()
+        except OSError as exc:  # a full disk: name the file the runner could not write
+            raise OSError(exc.errno, exc.strerror, self.path)
 
     def close(self) -> None:
         self._file.close()

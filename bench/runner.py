@@ -3,7 +3,10 @@ environment if the suite names one), so a crash, a non-zero exit, a signal such 
 out-of-memory killer's, or a timeout fails that cell alone, with the reason and the tail of
 its stderr, and the matrix goes on. Every sample is written and flushed as it arrives, so a
 killed run loses at most the sample in flight; ``resume`` redoes nothing already recorded.
+One runner writes a run folder at a time (bench/runfolder.py). Ctrl-C, or a disk that fills,
+stops the worker at once and keeps every sample recorded before it (``RunStopped``).
 """
+import errno
 import json
 import os
 import queue
@@ -18,8 +21,8 @@ from tqdm import tqdm
 
 from adapters.base import CPU_MODES
 from bench import config as cfg
-from bench import fingerprint, metrics, results
-from bench.dataset import Entry, dataset_hashes, open_dataset
+from bench import metrics, results, runfolder
+from bench.dataset import Entry
 from bench.summary import cell_summary, format_table
 from bench.telemetry import Telemetry
 from bench.worker import adapter_class
@@ -27,11 +30,13 @@ from bench.worker import adapter_class
 STDERR_TAIL_LINES = 25
 
 
-def _resolve(path: str) -> str:
-    """A relative path from the working directory, else from the repository."""
-    if os.path.isabs(path) or os.path.exists(path):
-        return os.path.abspath(path)
-    return os.path.join(cfg.REPO, path)
+class RunStopped(Exception):
+    """The run stopped before its end (Ctrl-C, a full disk); what was recorded is kept and
+    the message says how to resume. ``exit_code``: 130 for Ctrl-C, 2 otherwise."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _stderr_tail(path: str) -> str:
@@ -60,8 +65,10 @@ def _last_line(text: str) -> str:
 class Run:
     """One run folder being filled."""
 
-    def __init__(self, run_dir: str, meta: Dict[str, Any], entries: List[Entry], quiet: bool) -> None:
+    def __init__(self, run_dir: str, meta: Dict[str, Any], entries: List[Entry], quiet: bool,
+                 lock: runfolder.RunLock) -> None:
         self.dir = run_dir
+        self.lock = lock
         self.meta = meta
         self.config = meta["config"]
         self.entries = {e.sample_id: e for e in entries}
@@ -76,17 +83,26 @@ class Run:
 
     # -- one cell -------------------------------------------------------------------------
     def record(self, cell: cfg.Cell, event: Dict[str, Any]) -> None:
+        key = (cell.engine, cell.mode, event["pass"], event["sample_id"])
+        if key in self.done:  # recorded already: each sample once per pass
+            return
         entry = self.entries[event["sample_id"]]
         norm = self.config["normalize"]
-        c = metrics.counts(metrics.normalize(event["pred"], **norm), metrics.normalize(entry.text, **norm))
+        truth = metrics.normalize(entry.text, **norm)
+        c = metrics.counts(metrics.normalize(event["pred"], **norm), truth)
         ms = lambda v: "" if v is None else "%.3f" % v  # noqa: E731
+        constrained = event.get("pred_grammar")
         self.log.write({
             "run_id": self.meta["run_id"], "device": self.meta["device"], "engine": cell.engine,
             "mode": cell.mode, "sample_id": entry.sample_id, "pass": event["pass"], "gt": entry.text,
             "pred": event["pred"], "correct": c.correct, "cer": "%.4f" % metrics.sample_cer(c),
             "t_pre_ms": ms(event["t_pre_ms"]), "t_infer_ms": ms(event["t_infer_ms"]),
-            "t_total_ms": ms(event["t_total_ms"]), "error": " ".join(event["error"].split())})
-        self.done.add((cell.engine, cell.mode, event["pass"], entry.sample_id))
+            "t_total_ms": ms(event["t_total_ms"]), "error": " ".join(event["error"].split()),
+            "pred_grammar": "" if constrained is None else constrained,
+            "correct_grammar": "" if constrained is None else int(metrics.normalize(constrained, **norm) == truth),
+            "grammar_far": "" if event.get("grammar_far") is None else event["grammar_far"],
+            "t_post_ms": ms(event.get("t_post_ms"))})
+        self.done.add(key)
 
     def run_cell(self, cell: cfg.Cell, todo: List[Tuple[int, str]]) -> Dict[str, Any]:
         cls = adapter_class(cell.adapter)
@@ -97,7 +113,7 @@ class Run:
         log_path = os.path.join(self.dir, "logs", "%s-%s.log" % (cell.engine, cell.mode))
         spec = {"adapter": cell.adapter, "mode": cell.mode, "options": cell.options,
                 "dataset": self.meta["dataset"]["path"], "warmup": self.config["warmup"],
-                "calibration": self.config["calibration"],
+                "calibration": self.config["calibration"], "grammar": (self.meta.get("grammar") or {}).get("path"),
                 "image": {"grayscale": self.config["grayscale"], "crop": self.config["crop"],
                           "variant": self.config["preprocess"]}, "todo": todo}
         env = dict(os.environ, PYTHONUNBUFFERED="1", ORT_DISABLE_TELEMETRY="1",
@@ -130,7 +146,7 @@ class Run:
         bar = tqdm(total=self.config["warmup"] + len(todo), desc=cell.key, unit="img", leave=True,
                    mininterval=1.0, disable=self.quiet, file=sys.stderr)
         deadline = time.monotonic() + cell.timeout_s
-        timed_out = False
+        timed_out = aborted = False
         try:
             while True:
                 try:
@@ -156,16 +172,21 @@ class Run:
                     bar.update()
                 elif kind == "loaded":
                     info.update(event)
+                elif kind == "error":  # the worker's own word on why it stops
+                    info["error"] = event["reason"]
                 elif kind == "skipped":
                     info.update(status="skipped", reason=event["reason"])
                 elif kind == "done":
                     info.update(status="ok", peak_rss_mb=event["peak_rss_mb"])
+        except BaseException:  # Ctrl-C, a full disk: stop the worker now, not at its timeout
+            aborted = True
+            raise
         finally:
             if self.telemetry:
                 self.telemetry.cell = None
             bar.close()
             try:  # its output is closed: let it exit, within what is left of the timeout
-                proc.wait(timeout=0 if timed_out else max(1.0, deadline - time.monotonic()))
+                proc.wait(timeout=0 if timed_out or aborted else max(1.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 timed_out = True
             if proc.poll() is None:
@@ -178,7 +199,7 @@ class Run:
         if timed_out:
             info.update(status="failed", reason="timed out after %g s (per-cell timeout_s)" % cell.timeout_s)
         elif info["status"] not in ("ok", "skipped") or returncode != 0:
-            last = _last_line(tail)
+            last = info.pop("error", "") or _last_line(tail)
             info.update(status="failed", reason=_exit_reason(returncode) + (": " + last if last else ""))
         if info["status"] == "failed":
             info["stderr_tail"] = tail
@@ -205,6 +226,21 @@ class Run:
         results.write_summary(os.path.join(self.dir, "summary.csv"), summary)
         return summary
 
+    def _kept(self, cell: cfg.Cell) -> str:
+        return ("%d samples of the run are recorded in %s; to finish it: python -m bench run --resume %s"
+                % (len(self.done), self.samples_path, self.dir))
+
+    def _stopped(self, cells: List[cfg.Cell], cell: cfg.Cell, why: str) -> None:
+        """Leave the folder as a resume expects it: the stopped cell marked unfinished, the
+        summary of what finished (best effort: the disk may be what stopped the run)."""
+        self.cells_state[cell.key] = {"status": "interrupted", "reason": why}
+        try:
+            self.log.close()
+            results.write_json(self.cells_path, self.cells_state)
+            self.summarize(cells)
+        except OSError:
+            pass
+
     def execute(self) -> List[Dict[str, Any]]:
         cells = cfg.cells(self.config, sys.executable)
         interval = self.config.get("telemetry_interval_s") or 0
@@ -216,70 +252,29 @@ class Run:
                 status = self.cells_state.get(cell.key, {}).get("status")
                 if status == "skipped" or (status == "ok" and not self.todo(cell)):
                     continue
-                self.cells_state[cell.key] = self.run_cell(cell, self.todo(cell))
+                try:
+                    self.cells_state[cell.key] = self.run_cell(cell, self.todo(cell))
+                except KeyboardInterrupt:
+                    self._stopped(cells, cell, "stopped by Ctrl-C (or SIGTERM)")
+                    raise RunStopped("interrupted in cell %s; %s" % (cell.key, self._kept(cell)), 130)
+                except OSError as exc:
+                    if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                        raise
+                    self._stopped(cells, cell, "stopped: %s" % exc.strerror)
+                    raise RunStopped("cannot write to %s (%s) in cell %s; %s" % (
+                        exc.filename or self.dir, exc.strerror, cell.key, self._kept(cell)), 2)
                 results.write_json(self.cells_path, self.cells_state)
                 self.summarize(cells)
         finally:
             if self.telemetry:
                 self.telemetry.stop()
-        self.log.close()
+            self.log.close()
         self.meta["engines"] = {key: state["env"] for key, state in self.cells_state.items() if state.get("env")}
         self.meta["ended"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         results.write_json(os.path.join(self.dir, "run.json"), self.meta)
-        return self.summarize(cells)
-
-
-def check_adapters(config: Dict[str, Any]) -> None:
-    """Every cell's adapter module imports here (without its engine), or a clear error."""
-    for cell in cfg.cells(config, sys.executable):
-        try:
-            adapter_class(cell.adapter)
-        except (ImportError, AttributeError) as exc:
-            raise cfg.ConfigError("engines.%s: adapter %s cannot be loaded (%s)" % (cell.engine, cell.adapter, exc))
-
-
-def start(config: Dict[str, Any], quiet: bool = False) -> Run:
-    """A new run folder, results/<device>/<run-id>/, with run.json written first."""
-    check_adapters(config)
-    dataset = open_dataset(_resolve(config["dataset"]))
-    entries = dataset.entries[: config["limit"]] if config["limit"] else dataset.entries
-    info = fingerprint.fingerprint(cfg.REPO)
-    device = config["device"] or fingerprint.device_name(info)
-    run_id = time.strftime("%Y%m%d-%H%M%S")
-    run_dir = os.path.join(_resolve(config["results"]), device, run_id)
-    os.makedirs(run_dir)
-    warmup = dataset.warmup.sample_id if dataset.warmup else "first sample (no warmup.csv): " + entries[0].sample_id
-    warnings = fingerprint.timing_warnings(info)
-    for warning in warnings:
-        print("WARNING: %s" % warning, file=sys.stderr)
-    meta = {"run_id": run_id, "device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "ended": None, "resumed": [], "fingerprint": info, "timing_warnings": warnings,
-            "dataset": dict({"path": dataset.manifest, "samples": len(entries), "warmup_image": warmup},
-                            **dataset_hashes(dataset)),
-            "config": config}
-    results.write_json(os.path.join(run_dir, "run.json"), meta)
-    return Run(run_dir, meta, entries, quiet)
-
-
-def resume(run_dir: str, quiet: bool = False) -> Run:
-    """Continue a run from its folder, with the config it was started with."""
-    meta = results.read_json(os.path.join(run_dir, "run.json"))
-    if meta is None:
-        raise cfg.ConfigError("%s: no run.json, not a run folder" % run_dir)
-    config = meta["config"]
-    dataset = open_dataset(meta["dataset"]["path"])
-    entries = dataset.entries[: config["limit"]] if config["limit"] else dataset.entries
-    meta["resumed"].append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-    results.write_json(os.path.join(run_dir, "run.json"), meta)
-    return Run(run_dir, meta, entries, quiet)
-
-
-def latest_run(results_dir: str) -> Optional[str]:
-    """The run folder under results/<device>/ whose run.json was written last."""
-    found = [os.path.join(results_dir, d, r) for d in os.listdir(results_dir) if os.path.isdir(os.path.join(results_dir, d))
-             for r in os.listdir(os.path.join(results_dir, d))
-             if os.path.isfile(os.path.join(results_dir, d, r, "run.json"))] if os.path.isdir(results_dir) else []
-    return max(found, key=lambda p: os.path.getmtime(os.path.join(p, "run.json"))) if found else None
+        summary = self.summarize(cells)
+        self.lock.release()
+        return summary
 
 
 def print_summary(run: Run, summary: List[Dict[str, Any]]) -> None:

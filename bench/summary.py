@@ -13,10 +13,19 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
                  normalize: Dict[str, bool]) -> Dict[str, Any]:
     norm = lambda s: metrics.normalize(s, **normalize)  # noqa: E731
     scored, raw, token, times = [], [], [], {"t_pre_ms": [], "t_infer_ms": [], "t_total_ms": []}
+    constrained, worse, far, post = [], 0, 0, []
+    with_grammar = any(row.get("grammar_far") not in (None, "") for row in rows)
     errors = 0
     for row in rows:
         gt, pred = norm(row["gt"]), norm(row["pred"])
         scored.append(metrics.counts(pred, gt))
+        if with_grammar:  # an error row has no reading, constrained or not
+            better = metrics.counts(norm(row.get("pred_grammar") or ""), gt)
+            constrained.append(better)
+            worse += int(pred == gt and not better.correct)
+            far += int(row.get("grammar_far") == "1")
+            if row.get("t_post_ms"):
+                post.append(float(row["t_post_ms"]))
         raw.append(metrics.counts(row["pred"], row["gt"]))
         token.append(metrics.code_token_counts(row["pred"], row["gt"]))
         if row["error"]:
@@ -34,6 +43,10 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
         out["strict_acc_raw"] = metrics.corpus(raw)["strict_acc"]
         tok = metrics.corpus(token)
         out["token_acc"], out["token_cer"] = tok["strict_acc"], tok["cer"]
+    if constrained:
+        scores = metrics.corpus(constrained)
+        out.update(strict_acc_grammar=scores["strict_acc"], cer_grammar=scores["cer"], n_grammar_worse=worse,
+                   n_grammar_far=far, t_post_ms=float(np.mean(post)) if post else None)
     total = np.array(times["t_total_ms"])
     if total.size:
         for key, values in times.items():
@@ -55,11 +68,12 @@ def _cell(value: Any, scale: float = 1.0, digits: int = 1) -> str:
 
 def format_table(summary: List[Dict[str, Any]]) -> str:
     """The end-of-run table for the terminal."""
-    header = ["engine", "mode", "status", "n", "acc%", "tok%", "CER%", "prec%", "rec%",
+    header = ["engine", "mode", "status", "n", "acc%", "gram%", "tok%", "CER%", "prec%", "rec%",
               "p50 ms", "FPS", "RSS MB", "reason"]
     lines = [header]
     for r in summary:
         lines.append([r["engine"], r["mode"], r["status"], str(r["n"]), _cell(r.get("strict_acc"), 100),
+                      _cell(r.get("strict_acc_grammar"), 100),
                       _cell(r.get("token_acc"), 100), _cell(r.get("cer"), 100),
                       _cell(r.get("char_precision"), 100), _cell(r.get("char_recall"), 100),
                       _cell(r.get("t_total_p50_ms")), _cell(r.get("fps"), 1, 2),

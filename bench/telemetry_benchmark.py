@@ -12,7 +12,7 @@ import tempfile
 from typing import Dict, List
 
 from bench import config as cfg
-from bench import runner
+from bench import launch
 from bench.benchmarks import record
 from bench.results import read_samples
 
@@ -22,7 +22,7 @@ def one_run(engine: str, mode: str, limit: int, interval: float, results: str) -
     suite = cfg.read_suite(cfg.DEFAULT_SUITE)
     config = cfg.build(suite, {"limit": limit, "warmup": 5, "results": results, "telemetry_interval_s": interval})
     cfg.select(config, [engine], [mode])
-    current = runner.start(config, quiet=True)
+    current = launch.start(config, quiet=True)
     current.execute()
     return [float(s["t_total_ms"]) for s in read_samples(os.path.join(current.dir, "samples.csv")) if s["t_total_ms"]]
 

@@ -6,9 +6,9 @@ each sample it is given and reports one JSON line per event on its original stdo
 engine's own prints are sent to stderr. It writes no file: the runner records everything,
 so a worker that crashes, hangs or is killed loses only the sample in flight.
 
-Events: ``skipped {reason}``, ``loaded {load_s, model_mb, env}``, ``warmup {i}``,
+Events: ``skipped {reason}``, ``loaded {load_s, model_mb, env, warmup_image}``, ``warmup {i}``,
 ``sample {pass, sample_id, pred, t_pre_ms, t_infer_ms, t_total_ms, error}``,
-``done {peak_rss_mb}``.
+``done {peak_rss_mb}``, and ``error {reason}`` just before it dies of an exception.
 
 Device side: Python 3.6 with numpy, OpenCV and the engine.
 """
@@ -21,9 +21,10 @@ import resource
 import signal
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import ModeUnavailable, join_reading_order
+from bench import grammar
 from bench.dataset import Entry, SampleError, decode, open_dataset, read_bytes
 from bench.versions import package_versions
 
@@ -59,10 +60,12 @@ def peak_rss_mb() -> float:
     return (own + children) / 1024.0  # Linux reports KiB
 
 
-def measure(adapter, entry: Entry, image_opts: Dict[str, Any]) -> Dict[str, Any]:
+def measure(adapter, entry: Entry, image_opts: Dict[str, Any], post=None) -> Dict[str, Any]:
     """Time one sample by stage. Reading the file is outside the clock; decoding, cropping
-    and the preprocessing variant count as preprocessing."""
-    row = {"pred": "", "t_pre_ms": None, "t_infer_ms": None, "t_total_ms": None, "error": ""}
+    and the preprocessing variant count as preprocessing. ``post`` (a code grammar's
+    ``correct``) then makes the constrained reading, timed on its own (``t_post_ms``)."""
+    row = {"pred": "", "t_pre_ms": None, "t_infer_ms": None, "t_total_ms": None, "error": "",
+           "pred_grammar": None, "grammar_far": None, "t_post_ms": None}
     try:
         data = read_bytes(entry)
         t0 = clock()
@@ -77,23 +80,43 @@ def measure(adapter, entry: Entry, image_opts: Dict[str, Any]) -> Dict[str, Any]
         row["error"] = str(exc)
         return row
     except Exception as exc:  # the engine failed on this sample: record it, go on
-        row["error"] = "%s: %s: %s" % (entry.where, type(exc).__name__, exc)
+        row["error"] = "%s, %s: %s: %s" % (entry.where, entry.sample_id, type(exc).__name__, exc)
         return row
     row.update(t_pre_ms=(t1 - t0) * 1e3, t_infer_ms=(t2 - t1) * 1e3, t_total_ms=(t3 - t0) * 1e3)
+    if post is not None:
+        t4 = clock()
+        corrected = post(row["pred"])
+        row.update(pred_grammar=corrected.text, grammar_far=int(corrected.far), t_post_ms=(clock() - t4) * 1e3)
     return row
 
 
-def calibration_images(entries: List[Entry], count: int, image_opts: Dict[str, Any]) -> List[Any]:
-    """The first ``count`` entries that decode, as the timed samples will be decoded."""
-    images: List[Any] = []
+def usable(entries: List[Entry], count: int, image_opts: Dict[str, Any]) -> List[Tuple[Entry, Any]]:
+    """The first ``count`` entries that decode, with their images decoded as the timed
+    samples will be; the others are recorded as error rows when their turn comes."""
+    found: List[Tuple[Entry, Any]] = []
     for entry in entries:
-        if len(images) >= count:
+        if len(found) >= count:
             break
         try:
-            images.append(decode(read_bytes(entry), entry, **image_opts))
+            found.append((entry, decode(read_bytes(entry), entry, **image_opts)))
         except SampleError:
-            continue  # recorded as an error row when its turn comes
-    return images
+            continue
+    return found
+
+
+def warmup_entry(dataset, image_opts: Dict[str, Any]) -> Entry:
+    """warmup.csv's image, else the first sample that decodes; an error naming why when
+    none does."""
+    candidates = ([dataset.warmup] if dataset.warmup else []) + dataset.entries
+    problems = []
+    for entry in candidates:
+        try:
+            decode(read_bytes(entry), entry, **image_opts)
+            return entry
+        except SampleError as exc:
+            problems.append(str(exc))
+    raise SampleError("no usable warm-up image: none of the %d images of %s decodes%s" % (
+        len(candidates), dataset.manifest, " (the first: %s)" % problems[0] if problems else ""))
 
 
 def environment(adapter) -> Dict[str, Any]:
@@ -121,14 +144,19 @@ def run(spec: Dict[str, Any], send) -> None:
     dataset = open_dataset(spec["dataset"])
     by_id = {e.sample_id: e for e in dataset.entries}
     image_opts = spec["image"]
-    warm: Optional[Entry] = dataset.warmup or (dataset.entries[0] if dataset.entries else None)
+    post = grammar.load(spec["grammar"]).correct if spec.get("grammar") else None
+    warm: Optional[Entry] = warmup_entry(dataset, image_opts) if spec["warmup"] or spec.get("calibration") else None
     started = clock()
     try:
-        adapter.load(spec["mode"], spec.get("options") or {})
+        options = dict(spec.get("options") or {})
+        if options.get("grammar") == "run":  # an engine that decodes within the run's code grammar, if any
+            options["grammar"] = spec.get("grammar")
+        adapter.load(spec["mode"], options)
         # an adapter may only find out here that the mode cannot run (INT8 engines are built
         # from the calibration images)
-        adapter.calibrate(calibration_images(([warm] if warm else []) + dataset.entries,
-                                             spec.get("calibration", 0), image_opts))
+        shown = usable([warm] + [e for e in dataset.entries if e is not warm] if warm else dataset.entries,
+                       spec.get("calibration", 0), image_opts)
+        adapter.calibrate([image for _, image in shown])
     except ModeUnavailable as exc:
         send(event="skipped", reason=str(exc))
         return
@@ -138,15 +166,16 @@ def run(spec: Dict[str, Any], send) -> None:
         send(event="skipped", reason="not installed for %s: %s" % (sys.executable, exc))
         return
     model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
-    send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter))
+    send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter),
+         warmup_image=warm.sample_id if warm else None)
     for i in range(spec["warmup"] if warm else 0):
-        result = measure(adapter, warm, image_opts)
+        result = measure(adapter, warm, image_opts, post)
         if result["error"]:
             raise RuntimeError("warm-up failed: " + result["error"])
         send(event="warmup", i=i)
     for pass_index, sample_id in spec["todo"]:
         send(event="sample", sample_id=sample_id, **{"pass": pass_index},
-             **measure(adapter, by_id[sample_id], image_opts))
+             **measure(adapter, by_id[sample_id], image_opts, post))
     send(event="done", peak_rss_mb=peak_rss_mb())
     adapter.close()
 
@@ -159,7 +188,11 @@ def main() -> None:
     def send(**event: Any) -> None:
         stream.write(json.dumps(event) + "\n")
 
-    run(spec, send)
+    try:
+        run(spec, send)
+    except Exception as exc:  # the traceback goes to the cell's log; the runner gets the cause
+        send(event="error", reason="%s: %s" % (type(exc).__name__, " ".join(str(exc).split())))
+        raise
     stream.flush()
 
 

@@ -87,3 +87,15 @@ class ShowsGPUs(Echo):
     def load(self, mode, options):
         self.text = "GPUs %r" % os.environ.get("CUDA_VISIBLE_DEVICES")
         self.delay = 0.0
+
+
+class FailsToLoad(Echo):
+    """Raises while loading, and prints a line at exit as Tesseract's library does: the
+    cell's reason must be the exception, not that last line of stderr."""
+
+    def load(self, mode, options):
+        import atexit
+        import sys
+
+        atexit.register(lambda: sys.stderr.write("ObjectCache(0x55d0)::~ObjectCache(): WARNING! LEAK! object\n"))
+        raise RuntimeError("the model file is corrupt")

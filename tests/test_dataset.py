@@ -61,8 +61,8 @@ def test_crop_to_box_grayscale_and_duplicate_ids(tmp_path):
     assert [e.sample_id for e in entries] == ["a.png", "a.png#1"]
     crop = decode(read_bytes(entries[0]), entries[0])
     assert crop.shape == (20, 60) and int(crop.max()) == 20
-    clipped = decode(read_bytes(entries[1]), entries[1])  # box past the edge is clipped
-    assert clipped.shape == (40, 80)
+    with pytest.raises(SampleError, match=r"row 3: box \(0,0,500,500\) reaches past the 80x40 image .*a\.png"):
+        decode(read_bytes(entries[1]), entries[1])  # clipped, it would be read as another region
     color = decode(read_bytes(entries[0]), entries[0], grayscale=False)
     assert color.shape == (20, 60, 3)
 

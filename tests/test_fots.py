@@ -137,14 +137,14 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
         rois = np.array([[0, 0, 0, data.CANVAS_W / 2, data.CANVAS_H / 2]], np.float32)
         assert np.abs(torch_backend.recognize(feats_t, rois) - onnx_backend.recognize(feats_o, rois)).max() < 1e-2
         assert all(set(w.text) <= set(VOCAB) for w in adapter.infer(canvas))
-    # reads the first 20 embedded crops as well as when committed (15,708 steps: 80% exact,
-    # CER 1.7%), with a margin for other CPUs' arithmetic
+    # reads the first 20 embedded crops as well as when committed (18,300 steps: 70% exact,
+    # CER 2.0%), with a margin of two frames for other CPUs' arithmetic
     counts = []
     for entry in open_dataset(EMBEDDED).entries[:20]:
         words = adapter.infer(adapter.preprocess(decode_image(read_bytes(entry), entry)))
         counts.append(metrics.counts(metrics.normalize(join_reading_order(words)), metrics.normalize(entry.text)))
     scores = metrics.corpus(counts)
-    assert scores["strict_acc"] >= 0.7 and scores["cer"] <= 0.03, scores
+    assert scores["strict_acc"] >= 0.6 and scores["cer"] <= 0.03, scores
 
 
 @pytest.mark.skipif(not os.path.isfile(WEIGHTS), reason="no committed weights")

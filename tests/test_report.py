@@ -146,15 +146,16 @@ def test_pareto_front():
     assert plots.pareto_front(points) == [(5, 20), (10, 50), (30, 70)]
 
 
-def test_labels_of_coinciding_cells_do_not_overlap():
-    fig, ax = plots.plt.subplots()
-    ax.scatter([10, 10, 200], [50, 50, 20])
-    plots._place_labels(ax, [(10, 50, "fots CPU"), (10, 50, "fots ONNX CPU"), (200, 20, "tesseract CPU")], 7)
-    offsets = sorted(a.xyann[1] for a in ax.texts[:2])
-    assert offsets[1] - offsets[0] >= 7 * 1.3  # one line apart at least
-    assert ax.texts[2].xyann == (-4, 4)  # alone, but at the right edge: on the point's left
-    assert ax.texts[2].get_horizontalalignment() == "right"
-    plots.plt.close(fig)
+def test_every_cell_of_the_accuracy_latency_plot_is_named_by_its_own_colour_and_marker(tmp_path):
+    """No label drifts beside another cell's point: each cell has a colour (engine) and a
+    marker (device and mode) of its own, and the plot is drawn with them."""
+    cells = pd.DataFrame([(e, d, m, 50.0, 0.5, 0.05) for e in ("easyocr", "fots", "tesseract", "rapidocr")
+                          for d in ("nano", "server") for m in ("cpu", "onnx-cpu", "gpu")],
+                         columns=["engine", "device", "mode", "t_total_p50_ms", "strict_acc", "cer"])
+    styles = plots.cell_styles(cells, ["easyocr", "fots", "tesseract", "rapidocr"])
+    assert len(set(styles.values())) == len(cells) == 24
+    path = plots.accuracy_latency(cells, ["easyocr", "fots", "tesseract", "rapidocr"], str(tmp_path / "a.png"))
+    assert os.path.getsize(path) > 0
 
 
 def test_shipped_references_hold_the_published_figures():

@@ -89,7 +89,7 @@ def test_engine_raising_on_every_sample_records_each_error(tmp_path, small_datas
         "raiser": {"adapter": "tests.fault_adapters:RaiseEverySample", "modes": ["cpu"]}}, warmup=0)
     row = summary(folder)[("raiser", "cpu")]
     assert row["status"] == "failed"
-    assert row["reason"].startswith("6 of 6 samples failed, first: manifest.csv row 2: ValueError")
+    assert row["reason"].startswith("6 of 6 samples failed, first: manifest.csv row 2, img/000000.jpg: ValueError")
     samples = read_samples(os.path.join(folder, "samples.csv"))
     assert len(samples) == 6 and all("cannot read this" in s["error"] for s in samples)
     assert row["strict_acc"] == "0" and row["cer"] == "1" and row["t_total_ms"] == ""

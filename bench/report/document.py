@@ -130,6 +130,15 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
         f.write(tables.to_latex(cells.drop(columns=["Reason"]), "All cells", index=False))
     md += ["## All cells", "", tables.to_markdown(cells, index=False), ""]
 
+    grammar = tables.grammar_table(summary)
+    if not grammar.empty:
+        grammar.to_csv(os.path.join(out, "tables", "grammar.csv"), index=False)
+        md += ["## Code grammar", "",
+               "Each reading, and the closest reading the dataset's code grammar accepts (bench/grammar.py: "
+               "confusable characters cost less than other edits; a reading too far from every template is kept). "
+               "\"Made wrong\": readings right before and wrong after; \"Gap closed\": the share of the raw "
+               "reading's misses that the grammar recovers.", "", tables.to_markdown(grammar, index=False), ""]
+
     paired = _paired(scored, summary, hashes)
     md += ["## Paired comparisons", "",
            "Cells that read the same samples of the same dataset, compared sample by sample with "
@@ -143,7 +152,7 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
     ok_scored = scored[scored[["engine", "mode", "device"]].apply(tuple, axis=1).isin(
         set(zip(ok["engine"], ok["mode"], ok["device"])))]
     per_engine = {e: scores.top_confusions(scores.confusions(g)) for e, g in ok_scored.groupby("engine", sort=False)}
-    pngs = plots.save_all(ok, references, per_engine, engines, devices, out)
+    pngs = plots.save_all(ok, references, per_engine, engines, out)
     md += ["## Plots", "",
            "![Throughput](%s)" % os.path.basename(pngs["throughput"]), "",
            "![Accuracy against latency](%s)" % os.path.basename(pngs["accuracy_latency"]), "",

@@ -1,5 +1,6 @@
 """Reading result folders (``results/<device>/<run-id>/``), read-only, with clear messages
 for folders that are not runs, come from another version of the harness, or lack columns."""
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ class Run:
     label: str  # the device's name in the report
     samples: pd.DataFrame
     summary: pd.DataFrame
+    notes: List[str] = field(default_factory=list)  # what was wrong in its files, named
 
 
 @dataclass
@@ -64,21 +66,38 @@ def find_runs(paths: List[str]) -> List[str]:
 TEXT_COLUMNS = {"run_id", "device", "engine", "mode", "sample_id", "gt", "pred", "error", "status", "reason"}
 
 
-def _read_csv(path: str, needs: List[str], what: str) -> pd.DataFrame:
-    """Every column as text, then the numeric ones as numbers (empty cells: NaN)."""
+def _read_csv(path: str, needs: List[str], what: str, notes: List[str]) -> pd.DataFrame:
+    """Every column as text, then the numeric ones as numbers (empty cells: NaN). A last line
+    cut short (a killed writer) is left out and a value that should be a number and is not
+    is read as missing, each with a note in ``notes`` naming the file."""
     if not os.path.isfile(path):
         raise ReportError("%s: missing; is this a finished run of this harness?" % path)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        with open(path, encoding="utf-8", newline="") as f:
+            text = f.read()
+    except UnicodeDecodeError as exc:
         raise ReportError("%s: unreadable %s (%s)" % (path, what, exc))
+    if text and not text.endswith("\n"):
+        lines = text.count("\n")
+        notes.append("%s: its last line (line %d) is cut short, as a killed run leaves it; that row is left out "
+                     "(`--resume` the run to measure it again)" % (path, lines + 1))
+        text = text[:text.rfind("\n") + 1]
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ReportError("%s: unreadable %s (%s)" % (path, what, " ".join(str(exc).split())))
     missing = [c for c in needs if c not in frame.columns]
     if missing:
         raise ReportError("%s: lacks column(s) %s; written by another version of the harness? "
                           "(has: %s)" % (path, ", ".join(missing), ", ".join(frame.columns)))
     for column in frame.columns:
         if column not in TEXT_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce")
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            bad = frame[column][numbers.isna() & (frame[column].str.strip() != "")]
+            if len(bad):
+                notes.append("%s: column %s has %d value(s) that are not numbers (the first, %r, on line %d); "
+                             "read as missing" % (path, column, len(bad), bad.iloc[0], int(bad.index[0]) + 2))
+            frame[column] = numbers
     return frame
 
 
@@ -96,12 +115,13 @@ def load_run(folder: str, aliases: Dict[str, str]) -> Run:
         with open(cells_json, encoding="utf-8") as f:
             meta["cells"] = json.load(f)
     label = aliases.get(meta["device"], meta["device"])
-    samples = _read_csv(os.path.join(folder, "samples.csv"), SAMPLE_NEEDS, "samples")
-    summary = _read_csv(os.path.join(folder, "summary.csv"), SUMMARY_NEEDS, "summary")
+    notes: List[str] = []
+    samples = _read_csv(os.path.join(folder, "samples.csv"), SAMPLE_NEEDS, "samples", notes)
+    summary = _read_csv(os.path.join(folder, "summary.csv"), SUMMARY_NEEDS, "summary", notes)
     for frame in (samples, summary):
         frame["device"] = label
         frame["run_id"] = meta["run_id"]
-    return Run(folder, meta, label, samples, summary)
+    return Run(folder, meta, label, samples, summary, notes)
 
 
 def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
@@ -110,7 +130,7 @@ def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
     several datasets, each device's label names its dataset."""
     runs = sorted((load_run(f, aliases or {}) for f in find_runs(paths)),
                   key=lambda r: (r.meta.get("started") or "", r.meta["run_id"]))
-    notes = []
+    notes = [note for run in runs for note in run.notes]
     if len({r.meta["dataset"].get("content_sha256") for r in runs}) > 1:
         for run in runs:  # several datasets: name each device's dataset, so cells stay apart
             name = os.path.basename(os.path.dirname(run.meta["dataset"].get("path") or "")) or "?"

@@ -9,10 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.textpath import TextPath  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from bench.report.load import cell_label  # noqa: E402
+from bench.report.load import MODE_ORDER, cell_label  # noqa: E402
 
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3,
                      "savefig.dpi": 200, "savefig.bbox": "tight", "figure.constrained_layout.use": True})
@@ -20,7 +19,7 @@ PLAIN = FuncFormatter(lambda v, _: "%g" % v)  # 100, not 10^2, on log axes
 # minor ticks of a log axis labelled at 2 and 5 only (20, 50, 200, ...), the rest left bare
 TWOS_FIVES = FuncFormatter(lambda v, _: "%g" % v if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else "")
 COLORS = plt.get_cmap("tab10").colors
-MARKERS = "osD^vP*X"
+MARKERS = "osD^vP*Xh<>p8d"
 
 
 def _engine_colors(engines: List[str]) -> Dict[str, tuple]:
@@ -61,47 +60,34 @@ def pareto_front(points: List[tuple]) -> List[tuple]:
     return front
 
 
-def _place_labels(ax, labels: List[tuple], fontsize: float) -> None:
-    """Annotate each (x, y, text) point beside it (on its left where the right would leave
-    the axes), moving a label down, then up, in steps of one text line until it overlaps no
-    label placed before (twin cells often coincide)."""
-    ax.autoscale_view()
-    points_to_px = ax.figure.dpi / 72.0
-    line = fontsize * 1.3
-    placed: List[tuple] = []  # (left, bottom, right, top) in display pixels
-    for x, y, text in sorted(labels, key=lambda l: (-l[1], l[0])):
-        px, py = ax.transData.transform((x, y))
-        width = TextPath((0, 0), text, size=fontsize).get_extents().width  # points
-        right = px + (4 + width) * points_to_px <= ax.bbox.x1
-        dx = 4 if right else -4 - width
-        for k in range(40):  # offsets 4, 4 - line, 4 + line, 4 - 2 lines, ...
-            dy = 4 - line * ((k + 1) // 2) * (1 if k % 2 else -1)
-            box = (px + dx * points_to_px, py + dy * points_to_px, px + (dx + width) * points_to_px,
-                   py + (dy + line) * points_to_px)
-            if not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
-                break
-        placed.append(box)
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx if right else -4, dy), fontsize=fontsize,
-                    ha="left" if right else "right",
-                    arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.5} if k else None)
-
-
-def accuracy_latency(ok: pd.DataFrame, engines: List[str], devices: List[str], path: str) -> str:
-    """Strict accuracy and 100 - CER against median latency, one point per cell; the cells on
-    the Pareto front (no other cell both faster and at least as accurate) are ringed."""
+def cell_styles(data: pd.DataFrame, engines: List[str]) -> Dict[tuple, tuple]:
+    """(engine, device, mode) -> (colour, marker): a colour per engine, a marker per device
+    and mode, so that every cell's point is told apart by the legend alone."""
     colors = _engine_colors(engines)
+    kinds = sorted({(r.device, r.mode) for r in data.itertuples()},
+                   key=lambda k: (k[0], MODE_ORDER.index(k[1]) if k[1] in MODE_ORDER else len(MODE_ORDER), k[1]))
+    markers = {kind: MARKERS[i % len(MARKERS)] for i, kind in enumerate(kinds)}
+    return {(r.engine, r.device, r.mode): (colors[r.engine], markers[(r.device, r.mode)]) for r in data.itertuples()}
+
+
+def accuracy_latency(ok: pd.DataFrame, engines: List[str], path: str) -> str:
+    """Strict accuracy and 100 - CER against median latency, one point per cell, named in the
+    legend by its colour (engine) and marker (device and mode), never by a label that could
+    drift beside another point; the cells on the Pareto front (no other cell both faster and
+    at least as accurate) are ringed."""
     data = ok.dropna(subset=["t_total_p50_ms"])
+    styles = cell_styles(data, engines)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     for ax, column, title in ((axes[0], "strict_acc", "strict accuracy (%)"),
                               (axes[1], "cer", "100 − CER (%)")):
-        points, labels = [], []
+        points = []
         for r in data.itertuples():
             score = getattr(r, column) * 100
             score = 100 - score if column == "cer" else score
             points.append((r.t_total_p50_ms, score))
-            labels.append((r.t_total_p50_ms, score, "%s %s" % (r.engine, cell_label(r.device, r.mode))))
-            ax.scatter(r.t_total_p50_ms, score, color=colors[r.engine], edgecolor="black", s=45, zorder=3,
-                       marker=MARKERS[devices.index(r.device) % len(MARKERS)] if r.device in devices else "o")
+            color, marker = styles[(r.engine, r.device, r.mode)]
+            ax.scatter(r.t_total_p50_ms, score, color=color, marker=marker, edgecolor="black", s=45, zorder=3,
+                       label="%s · %s" % (r.engine, cell_label(r.device, r.mode)))
         front = pareto_front(points)
         if front:
             ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black",
@@ -111,12 +97,12 @@ def accuracy_latency(ok: pd.DataFrame, engines: List[str], devices: List[str], p
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(PLAIN)
         ax.xaxis.set_minor_formatter(TWOS_FIVES)
-        ax.margins(x=0.35, y=0.12)
+        ax.margins(x=0.15, y=0.12)
         ax.set_xlabel("median time per sample, ms (log scale)")
         ax.set_ylabel(title)
-        _place_labels(ax, labels, fontsize=7)
-        if front:
-            ax.legend(loc="best", fontsize=8)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=min(3, max(1, len(names))), fontsize=8,
+               frameon=False)
     fig.suptitle("Accuracy against latency (up and left is better)")
     fig.savefig(path)
     plt.close(fig)
@@ -143,9 +129,9 @@ def confusions(per_engine: Dict[str, list], path: str) -> str:
 
 
 def save_all(ok: pd.DataFrame, references: pd.DataFrame, per_engine_confusions: Dict[str, list],
-             engines: List[str], devices: List[str], out: str) -> Dict[str, str]:
+             engines: List[str], out: str) -> Dict[str, str]:
     return {
         "throughput": throughput(ok, references, engines, os.path.join(out, "throughput.png")),
-        "accuracy_latency": accuracy_latency(ok, engines, devices, os.path.join(out, "accuracy_latency.png")),
+        "accuracy_latency": accuracy_latency(ok, engines, os.path.join(out, "accuracy_latency.png")),
         "confusions": confusions(per_engine_confusions, os.path.join(out, "confusions.png")),
     }

@@ -77,6 +77,27 @@ def cells_table(summary: pd.DataFrame, intervals: Dict[tuple, dict]) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def grammar_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The ok cells read with a code grammar: raw and constrained scores side by side, the
+    gain, the share of the gap to 100% it closes, and what it cost."""
+    if "strict_acc_grammar" not in summary.columns:
+        return pd.DataFrame()
+    cells = summary[(summary["status"] == "ok") & summary["strict_acc_grammar"].notna()]
+    rows = []
+    for _, r in cells.iterrows():
+        raw, constrained = r["strict_acc"] * 100, r["strict_acc_grammar"] * 100
+        rows.append({
+            "Engine": r["engine"], "Device": r["device"], "Mode": MODE_LABELS.get(r["mode"], r["mode"]),
+            "Strict % raw": "%.1f" % raw, "Strict % grammar": "%.1f" % constrained,
+            "Gain (points)": "%+.1f" % (constrained - raw),
+            "Gap closed %": "%.0f" % (100 * (constrained - raw) / (100 - raw)) if raw < 100 else "–",
+            "CER % raw": "%.1f" % (r["cer"] * 100), "CER % grammar": "%.1f" % (r["cer_grammar"] * 100),
+            "Made wrong": "%d" % r["n_grammar_worse"], "Kept (too far)": "%d" % r["n_grammar_far"],
+            "Grammar ms": "%.1f" % r["t_post_ms"] if pd.notna(r.get("t_post_ms")) else "–",
+        })
+    return pd.DataFrame(rows)
+
+
 def formatted(table: pd.DataFrame) -> pd.DataFrame:
     """An engine table as text: each row with its decimals, '–' where there is no value."""
     out = table.copy().astype(object)

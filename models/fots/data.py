@@ -5,7 +5,7 @@ The canvas is CANVAS_H x CANVAS_W; the region is scaled to fit it, keeping its a
 (at most 3x up), and placed at the top left (at a random offset when training); the rest
 is filled with the region's median grey.
 """
-from typing import List, NamedTuple, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -44,6 +44,7 @@ class TrainingSample(NamedTuple):
     image: np.ndarray  # (CANVAS_H, CANVAS_W) float32
     boxes: List[Tuple[float, float, float, float]]  # each line, x0 y0 x1 y1 on the canvas
     texts: List[str]
+    style: Optional[tuple] = None  # printing.Style of a printing-style frame
 
 
 def random_line(rng: np.random.Generator) -> str:
@@ -53,15 +54,23 @@ def random_line(rng: np.random.Generator) -> str:
     return "".join(chars[i] for i in rng.integers(0, len(chars), int(rng.integers(6, 41))))
 
 
-def training_sample(index: int, seed: int = TRAIN_SEED, random_lines: float = 0.0) -> TrainingSample:
-    """Generator frame ``index``, cropped around its code with a random context margin,
-    randomly placed on the canvas; with probability ``random_lines`` the frame prints a
-    ``random_line`` instead of a code. Deterministic in (seed, index, random_lines)."""
+def training_sample(index: int, seed: int = TRAIN_SEED, random_lines: float = 0.0,
+                    styles: float = 0.0, held_out: Optional[str] = None) -> TrainingSample:
+    """Training frame ``index``: with probability ``styles`` a crop from the printing-style
+    generator (models/fots/printing.py; ``held_out`` as its ``render`` takes it), else a
+    frame of the benchmark's generator cropped around its code with a random context
+    margin; randomly placed on the canvas. With probability ``random_lines`` the code is a
+    ``random_line`` instead. Deterministic in its arguments."""
     from bench.synth import render
+    from models.fots import printing
 
     text_rng = np.random.default_rng([seed, index, 3])
-    sample = render(seed, index, [random_line(text_rng)] if text_rng.random() < random_lines else None)
+    lines = [random_line(text_rng)] if text_rng.random() < random_lines else None
     rng = np.random.default_rng([seed, index, 1])
+    if held_out or np.random.default_rng([seed, index, 4]).random() < styles:
+        crop = printing.render(seed, index, held_out, lines)
+        return placed(rng, crop.image, crop.boxes, crop.texts)._replace(style=crop.style)
+    sample = render(seed, index, lines)
     gray = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
     x, y, w, h = sample.box
     fh, fw = gray.shape
@@ -69,18 +78,21 @@ def training_sample(index: int, seed: int = TRAIN_SEED, random_lines: float = 0.
     my0, my1 = rng.uniform(0.0, 0.8, 2) * h
     x0, y0 = int(max(0, x - mx0)), int(max(0, y - my0))
     x1, y1 = int(min(fw, x + w + mx1)), int(min(fh, y + h + my1))
-    crop = gray[y0:y1, x0:x1]
+    boxes = [(lx - x0, ly - y0, lx - x0 + lw, ly - y0 + lh) for (lx, ly, lw, lh), _ in sample.lines]
+    return placed(rng, gray[y0:y1, x0:x1], boxes, [text for _, text in sample.lines])
+
+
+def placed(rng: np.random.Generator, crop: np.ndarray, boxes, texts: List[str]) -> TrainingSample:
+    """A grey crop on the canvas at a random offset, with its line boxes (x0, y0, x1, y1 in
+    the crop's pixels) moved onto the canvas."""
     scale = min(CANVAS_W / crop.shape[1], CANVAS_H / crop.shape[0], MAX_UPSCALE)
     free_x = max(0.0, CANVAS_W - crop.shape[1] * scale)
     free_y = max(0.0, CANVAS_H - crop.shape[0] * scale)
     canvas = to_canvas(crop, (rng.uniform(0, free_x), rng.uniform(0, free_y)))
-    boxes, texts = [], []
-    for (lx, ly, lw, lh), text in sample.lines:
-        bx0 = (lx - x0) * canvas.scale + canvas.offset[0]
-        by0 = (ly - y0) * canvas.scale + canvas.offset[1]
-        boxes.append((bx0, by0, bx0 + lw * canvas.scale, by0 + lh * canvas.scale))
-        texts.append(text)
-    return TrainingSample(canvas.image, boxes, texts)
+    ox, oy = canvas.offset
+    moved = [(bx0 * canvas.scale + ox, by0 * canvas.scale + oy, bx1 * canvas.scale + ox, by1 * canvas.scale + oy)
+             for bx0, by0, bx1, by1 in boxes]
+    return TrainingSample(canvas.image, moved, list(texts))
 
 
 def targets(boxes: List[Tuple[float, float, float, float]], stride: int = 4,

@@ -2,7 +2,7 @@
 each giving one line's box (top and bottom voted by its pixels' distances, weighted by
 score; left and right from the component's extent, widened by the label shrink), overlapping
 boxes suppressed; greedy CTC decoding. numpy and OpenCV only."""
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
@@ -44,6 +44,33 @@ def boxes(score: np.ndarray, geometry: np.ndarray, threshold: float = 0.5,
         if all(iou(box, other) <= overlap for other, _ in kept):
             kept.append((box, conf))
     return kept
+
+
+SPAN_COST_SCALE = 0.5  # reading a span as another character: this much per e-fold of probability below the best
+
+
+def ctc_spans(log_probs: np.ndarray) -> List[Tuple[str, Dict[str, float]]]:
+    """One line's best path (T, classes) as scored characters for a code grammar
+    (bench/grammar.py ``Grammar.decode``): each run of frames that emits one character, and
+    what reading it as each other character, or dropping it, costs: ``SPAN_COST_SCALE`` per
+    e-fold that character's probability, averaged over the run, lies below the best one's,
+    at most 1 (an ordinary edit)."""
+    best = log_probs.argmax(axis=-1)
+    spans, t = [], 0
+    while t < len(best):
+        if best[t] == BLANK:
+            t += 1
+            continue
+        u = t
+        while u < len(best) and best[u] == best[t]:
+            u += 1
+        lp = np.log(np.exp(log_probs[t:u]).mean(axis=0) + 1e-9)
+        cost = np.minimum(1.0, SPAN_COST_SCALE * (lp[best[t]] - lp))
+        costs = {VOCAB[k - 1]: float(cost[k]) for k in range(1, len(lp))}
+        costs[""] = float(cost[BLANK])
+        spans.append((VOCAB[best[t] - 1], costs))
+        t = u
+    return spans
 
 
 def ctc_greedy(log_probs: np.ndarray) -> List[Tuple[str, float]]:

@@ -63,6 +63,13 @@ def detect(backend, canvas: data.Canvas, threshold: float = 0.5):
     return found, feats, np.array([[0.0] + list(box) for box, _ in found], np.float32).reshape(-1, 5)
 
 
+def to_source(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
+    """A box on the canvas in the source image's pixels."""
+    ox, oy = canvas.offset
+    x0, y0, x1, y1 = box
+    return (x0 - ox) / canvas.scale, (y0 - oy) / canvas.scale, (x1 - ox) / canvas.scale, (y1 - oy) / canvas.scale
+
+
 def read(backend, canvas: data.Canvas,
          threshold: float = 0.5) -> List[Tuple[Tuple[float, float, float, float], str, float]]:
     """Lines on a canvas (``data.to_canvas(gray)``), with boxes in the source's pixels."""
@@ -70,10 +77,22 @@ def read(backend, canvas: data.Canvas,
     if not found:
         return []
     texts = decode.ctc_greedy(backend.recognize(feats, rois))
-    ox, oy = canvas.offset
-    out = []
-    for (box, det_conf), (text, rec_conf) in zip(found, texts):
-        x0, y0, x1, y1 = box
-        source = ((x0 - ox) / canvas.scale, (y0 - oy) / canvas.scale, (x1 - ox) / canvas.scale, (y1 - oy) / canvas.scale)
-        out.append((source, text, det_conf * rec_conf))
-    return out
+    return [(to_source(box, canvas), text, det_conf * rec_conf) for (box, det_conf), (text, rec_conf) in zip(found, texts)]
+
+
+def read_in_grammar(backend, canvas: data.Canvas, grammar, threshold: float = 0.5):
+    """The lines on a canvas read as one code of ``grammar`` (bench/grammar.py): the
+    accepted string closest to the best paths, each character weighed by its CTC
+    probabilities; lines top to bottom. Returns (box around the lines, text, far) or None."""
+    found, feats, rois = detect(backend, canvas, threshold)
+    if not found:
+        return None
+    log_probs = backend.recognize(feats, rois)
+    order = np.argsort([(box[1] + box[3]) / 2 for box, _ in found])
+    spans: list = []
+    for k in order:
+        spans += ([(" ", None)] if spans else []) + decode.ctc_spans(log_probs[:, k])
+    reading = grammar.decode(spans)
+    boxes = np.array([to_source(box, canvas) for box, _ in found])
+    union = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
+    return tuple(float(v) for v in union), reading.text, reading.far

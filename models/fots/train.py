@@ -16,7 +16,7 @@ import json
 import os
 import sys
 import time
-from typing import List
+from typing import Callable, List
 
 import numpy as np
 import torch
@@ -43,20 +43,25 @@ def jitter(boxes, rng: np.random.Generator) -> list:
     return out
 
 
+def as_item(sample: data.TrainingSample, rng: np.random.Generator) -> tuple:
+    """What the loader yields for one frame: canvas, score and geometry targets, the
+    jittered line boxes the recogniser reads from, the lines' texts."""
+    score, geometry = data.targets(sample.boxes)
+    return sample.image[None], score, geometry, jitter(sample.boxes, rng), sample.texts
+
+
 class Frames(Dataset):
     """Training samples from generator index ``start`` on."""
 
-    def __init__(self, start: int, count: int, random_lines: float = 0.0) -> None:
-        self.start, self.count, self.random_lines = start, count, random_lines
+    def __init__(self, start: int, count: int, random_lines: float = 0.0, styles: float = 0.0) -> None:
+        self.start, self.count, self.random_lines, self.styles = start, count, random_lines, styles
 
     def __len__(self) -> int:
         return self.count
 
     def __getitem__(self, i: int):
-        sample = data.training_sample(self.start + i, random_lines=self.random_lines)
-        score, geometry = data.targets(sample.boxes)
-        rng = np.random.default_rng([data.TRAIN_SEED, self.start + i, 2])
-        return sample.image[None], score, geometry, jitter(sample.boxes, rng), sample.texts
+        sample = data.training_sample(self.start + i, random_lines=self.random_lines, styles=self.styles)
+        return as_item(sample, np.random.default_rng([data.TRAIN_SEED, self.start + i, 2]))
 
 
 def collate(items):
@@ -93,25 +98,28 @@ def recognition_loss(log_probs, labels, lengths) -> torch.Tensor:
     return F.ctc_loss(log_probs, labels, steps, lengths, blank=0, zero_infinity=True)
 
 
-def save(model: FOTS, optimizer, step: int, args, seconds: float, valid: dict) -> None:
+def save(model: FOTS, optimizer, step: int, args, seconds: float, valid: dict, extra: dict) -> None:
+    """``model.pt`` (fp16), ``checkpoint.pt`` (fp32 with the optimiser) and ``config.json``
+    (settings, ``extra``, the command, steps, seconds, validation) in ``args.out``."""
     state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     torch.save(state, os.path.join(args.out, "model.pt"))
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seconds": seconds},
                os.path.join(args.out, "checkpoint.pt"))
     config = {"backbone": args.backbone, "width": args.width, "hidden": args.hidden,
               "canvas": [data.CANVAS_H, data.CANVAS_W], "batch": args.batch, "lr": args.lr,
-              "random_lines": args.random_lines,
+              "random_lines": args.random_lines, "styles": args.styles,
               "train_seed": data.TRAIN_SEED, "train_indices": [data.TRAIN_START, data.TRAIN_START + step * args.batch],
               "steps": step, "train_seconds": round(seconds), "validation": valid,
               "command": "python -m models.fots.train " + " ".join(sys.argv[1:]),
               "torch": torch.__version__}
+    config.update(extra)
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
 
 
-def main(argv: List[str] = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=reader.WEIGHTS)
+def arguments(parser: argparse.ArgumentParser, out: str) -> argparse.ArgumentParser:
+    """The options training and fine-tuning share; ``out``: where weights go by default."""
+    parser.add_argument("--out", default=out, help="weights folder (default: %(default)s)")
     parser.add_argument("--backbone", default="b0", choices=["b0", "b1", "b2", "b3"])
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=96)
@@ -122,40 +130,56 @@ def main(argv: List[str] = None) -> None:
     parser.add_argument("--steps", type=int, default=None, help="or after this many steps in all")
     parser.add_argument("--save-every", type=int, default=200)
     parser.add_argument("--log-every", type=int, default=20)
-    parser.add_argument("--random-lines", type=float, default=0.0,
-                        help="share of frames that print random characters instead of a code, so that the "
-                             "recogniser reads rather than recites the grammars")
+    parser.add_argument("--random-lines", type=float, default=0.3,
+                        help="share of generated frames that print random characters instead of a code, so that "
+                             "the recogniser reads rather than recites the grammars")
+    parser.add_argument("--styles", type=float, default=0.5,
+                        help="share of generated frames from the printing-style generator (models/fots/printing.py: "
+                             "more fonts, print techniques, surfaces, code formats; about 14x cheaper to make), the "
+                             "rest from the benchmark's generator")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
-                        help="processes generating frames (default: all cores but two, at least one)")
+                        help="processes making frames (default: all cores but two, at least one)")
     parser.add_argument("--valid", type=int, default=64, help="held-out frames read end to end at each save")
     parser.add_argument("--bf16", action="store_true",
                         help="compute in bfloat16 where autocast allows (weights stay fp32): on a CPU with "
                              "AVX512-BF16 or AMX steps take about half the time; without, they are slower")
     parser.add_argument("--resume", action="store_true")
-    args = parser.parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    return parser
+
+
+def start(args, device: str, initial: str = None):
+    """Model, optimiser, steps and seconds so far: from ``<out>/checkpoint.pt`` or
+    ``<out>/model.pt`` with ``--resume``, else from the weights folder ``initial`` (fine-tuning;
+    counts restart), else new."""
     torch.manual_seed(0)
     model = FOTS(args.backbone, args.width, args.hidden).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     step, seconds = 0, 0.0
     checkpoint = os.path.join(args.out, "checkpoint.pt")
+    state = None
     if args.resume and os.path.isfile(checkpoint):
         state = torch.load(checkpoint, map_location=device, weights_only=False)  # our own file: optimiser too
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
         step, seconds = state["step"], state["seconds"]
     elif args.resume and os.path.isfile(os.path.join(args.out, "model.pt")):
         model, config = reader.load(args.out, device)
-        model.train()
-        optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
         step, seconds = config["steps"], float(config["train_seconds"])
+    elif initial:
+        model, _ = reader.load(initial, device)
     model.train()
-    frames = Frames(data.TRAIN_START + step * args.batch, 10 ** 9, args.random_lines)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    return model, optimizer, step, seconds
+
+
+def fit(model: FOTS, optimizer, frames: Dataset, args, device: str, step: int, seconds: float,
+        checks: Callable[[FOTS], dict], extra: dict) -> None:
+    """Train until ``args.minutes`` or ``args.steps``; log every ``args.log_every`` steps, and
+    at every ``args.save_every`` (and the last) run ``checks`` and save."""
     loader = DataLoader(frames, batch_size=args.batch, collate_fn=collate, num_workers=args.workers, prefetch_factor=4)
     log = open(os.path.join(args.out, "train.log"), "a")
     began, window = time.monotonic(), []
-    valid: dict = {}
+    window_began = began
     for images, scores, geometry, rois, labels, lengths in loader:
         progress = min(1.0, (time.monotonic() - began) / (args.minutes * 60))
         for group in optimizer.param_groups:
@@ -177,17 +201,27 @@ def main(argv: List[str] = None) -> None:
             det_mean, rec_mean = np.mean(window, axis=0)
             entry = {"step": step, "seconds": round(elapsed), "lr": round(optimizer.param_groups[0]["lr"], 6),
                      "det_loss": round(float(det_mean), 4),
-                     "rec_loss": round(float(rec_mean), 4)}
+                     "rec_loss": round(float(rec_mean), 4),
+                     "frames_per_s": round(len(window) * args.batch / (time.monotonic() - window_began), 2)}
             if step % args.save_every == 0 or done:
-                valid = validate(model, device, args.valid)
+                valid = checks(model)
                 entry.update(valid)
-                save(model, optimizer, step, args, elapsed, valid)
+                save(model, optimizer, step, args, elapsed, valid, extra)
             log.write(json.dumps(entry) + "\n")
             log.flush()
             print(json.dumps(entry), flush=True)
-            window = []
+            window, window_began = [], time.monotonic()
         if done:
             break
+
+
+def main(argv: List[str] = None) -> None:
+    args = arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]), reader.WEIGHTS).parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, optimizer, step, seconds = start(args, device)
+    frames = Frames(data.TRAIN_START + step * args.batch, 10 ** 9, args.random_lines, args.styles)
+    fit(model, optimizer, frames, args, device, step, seconds, lambda m: validate(m, device, args.valid), {})
 
 
 if __name__ == "__main__":

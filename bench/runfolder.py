@@ -1,0 +1,72 @@
+"""A run folder's life outside its files: made under a name no other run has, written by
+one runner at a time, and resumed only on the data it was started on.
+
+One writer: an exclusive ``flock`` on ``<run>/run.lock``, held while a runner fills the
+folder. The kernel drops it when its holder exits, however it exits (a SIGKILL too), so a
+lock is never left stuck; the file names the holder for the message.
+
+Device side: Python 3.6, standard library only (Linux).
+"""
+import fcntl
+import os
+import socket
+import time
+from typing import Any, Dict, List
+
+
+class ResumeRefused(Exception):
+    """The run cannot be continued as asked; the message says what differs."""
+
+
+class RunLocked(Exception):
+    """Another process is writing this run; the message names the run and that process."""
+
+
+class RunLock:
+    def __init__(self, run_dir: str) -> None:
+        self.path = os.path.join(run_dir, "run.lock")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by workers
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "a process that named itself nowhere"
+            os.close(fd)
+            raise RunLocked("%s is being written by another runner (%s); wait for it to end, or stop it, "
+                            "before resuming this run" % (run_dir, holder))
+        os.ftruncate(fd, 0)
+        os.write(fd, ("pid %d on %s since %s" % (os.getpid(), socket.gethostname(),
+                                                 time.strftime("%Y-%m-%dT%H:%M:%S%z"))).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def create(parent: str) -> str:
+    """A new, empty run folder under ``parent``, named for the time (``20261123-160000``);
+    two runs started in one second get ``-2``, ``-3``... rather than one folder."""
+    os.makedirs(parent, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 1000):
+        path = os.path.join(parent, stamp if n == 1 else "%s-%d" % (stamp, n))
+        try:
+            os.mkdir(path)
+            return path
+        except FileExistsError:
+            continue
+    raise OSError("%s: no free run folder name for %s" % (parent, stamp))
+
+
+def dataset_changes(started: Dict[str, Any], now: Dict[str, Any]) -> List[str]:
+    """What differs between the dataset a run started on (run.json's ``dataset``) and
+    today's (``dataset_hashes``): empty when it is the same."""
+    out = []
+    if started.get("manifest_sha256") != now["manifest_sha256"]:
+        out.append("the manifest %s has changed (sha256 %s... then, %s... now)"
+                   % (started.get("path"), (started.get("manifest_sha256") or "?")[:12], now["manifest_sha256"][:12]))
+    elif started.get("content_sha256") != now["content_sha256"]:
+        out.append("images named by %s have changed, appeared or gone (content sha256 %s... then, %s... now)"
+                   % (started.get("path"), (started.get("content_sha256") or "?")[:12], now["content_sha256"][:12]))
+    return out

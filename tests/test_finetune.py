@@ -1,0 +1,77 @@
+"""Fine-tuning the FOTS reader on a user's annotated photos (`make train-fots DATASET=...`):
+the annotation's problems named by file and row, and a real fine-tuning run on a style the
+committed weights never saw that reads held-out photos of that style better, then a
+benchmark row for the fine-tuned weights beside the committed ones."""
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from models.fots import annotated, finetune, reader
+from tests.conftest import REPO, bench, run_folder, write_suite
+
+
+def manifest(tmp_path, rows, images=6):
+    import numpy as np
+    import cv2
+
+    (tmp_path / "img").mkdir(exist_ok=True)
+    for i in range(images):
+        cv2.imwrite(str(tmp_path / "img" / ("%d.png" % i)), np.full((60, 200), 200, np.uint8))
+    (tmp_path / "manifest.csv").write_text("image,text,x,y,w,h,split\n" + "".join(r + "\n" for r in rows))
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("rows, message", [
+    (["img/%d.png,LOT 1,,,,," % i for i in range(6)], r"manifest.csv row 2 \(.*0.png\): no box; fine-tuning needs"),
+    (["img/%d.png,lot #1,5,5,100,20," % i for i in range(6)],
+     r"row 2 \(.*0.png\): characters outside the reader's vocabulary .*: '#', 'l', 'o', 't'; map them"),
+    (["img/%d.png,LOT 1,150,5,100,20," % i for i in range(6)],
+     r"manifest.csv row 2: box \(150,5,100,20\) reaches past the 200x60 image .*0.png"),
+    (["img/%d.png,LOT 1,5,5,100,20," % i for i in range(3)], r"3 image\(s\), too few to hold any out"),
+    (["img/%d.png,LOT 1,5,5,100,20,test" % i for i in range(6)], r"every image is marked split: test"),
+])
+def test_annotation_problems_are_named_by_file_and_row(tmp_path, rows, message):
+    with pytest.raises(annotated.AnnotationError, match=message):
+        annotated.load(manifest(tmp_path, rows))
+
+
+def test_characters_can_be_mapped_or_dropped_and_a_test_image_is_held_out_without_a_split(tmp_path):
+    folder = manifest(tmp_path, ["img/%d.png,lot #1,5,5,100,20," % i for i in range(6)])
+    photos = annotated.load(folder, finetune._mapping(["l=L", "o=O", "t=T", "#="]))
+    assert photos.train[0].lines[0][1] == "LOT 1"
+    assert annotated.load(folder, drop_unknown=True).train[0].lines[0][1] == " 1"
+    assert (len(photos.train), len(photos.test)) == (5, 1) and "every 10th image" in photos.about["held_out"]
+
+
+def test_fine_tuning_on_an_unseen_style_reads_its_held_out_photos_better_and_benchmarks(tmp_path):
+    photos_dir = str(tmp_path / "use-by")
+    annotated.write_example(photos_dir, count=100, test=25, held_out="format")  # a code format kept out of training
+    photos = annotated.load(photos_dir)
+    model, _ = reader.load()
+    before = finetune.read_photos(model, "cpu", photos.test)
+    out = str(tmp_path / "weights")
+    subprocess.run([sys.executable, "-m", "models.fots.finetune", photos_dir, "--out", out, "--steps", "80",
+                    "--batch", "8", "--generated", "0.25", "--workers", "1", "--save-every", "80", "--valid", "1",
+                    "--bf16"], check=True, cwd=REPO, timeout=900)
+    with open(os.path.join(out, "config.json")) as f:
+        config = json.load(f)
+    after = config["validation"]
+    assert config["steps"] == 80 and config["dataset"]["manifest_sha256"] == photos.about["manifest_sha256"]
+    with open(os.path.join(reader.WEIGHTS, "config.json")) as f:
+        committed = json.load(f)["steps"]
+    assert config["fine_tuned_from"]["steps"] == committed and config["dataset"]["test_images"] == 25
+    assert after["valid_user_exact"] > before["valid_user_exact"] and after["valid_user_cer"] < before["valid_user_cer"]
+
+    suite = write_suite(tmp_path / "suite.json", {
+        "fots": {"modes": ["cpu"]},
+        "fots-tuned": {"adapter": "adapters.fots:Adapter", "modes": ["cpu"], "options": {"weights": out}}},
+        warmup=1, telemetry_interval_s=0)
+    proc = bench("--config", suite, "--dataset", photos_dir, "--limit", "8", "--results", tmp_path / "results")
+    assert proc.returncode == 0, proc.stderr
+    with open(os.path.join(run_folder(tmp_path / "results"), "summary.csv")) as f:
+        rows = {r["engine"]: r for r in csv.DictReader(f)}
+    assert rows["fots"]["status"] == rows["fots-tuned"]["status"] == "ok" and rows["fots-tuned"]["n"] == "8"

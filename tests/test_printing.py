@@ -1,0 +1,61 @@
+"""The printing-style generator that trains the FOTS reader: deterministic, in the reader's
+vocabulary, its boxes on its pixels, and its held-out parts never in training frames."""
+import os
+
+import numpy as np
+from fontTools.ttLib import TTFont
+
+from models.fots import data, printing
+from models.fots.net import VOCAB
+
+
+def test_the_same_index_gives_the_same_crop_and_others_differ():
+    a, b, c = printing.render(1, 5), printing.render(1, 5), printing.render(1, 6)
+    assert np.array_equal(a.image, b.image) and a.texts == b.texts and a.boxes == b.boxes
+    assert a.texts != c.texts
+
+
+def test_every_family_draws_every_character_of_the_vocabulary():
+    for family, files in printing.FAMILIES.items():
+        for path in files:
+            cmap = TTFont(os.path.join(printing.FONT_ROOT, path)).getBestCmap()
+            assert all(ord(c) in cmap for c in VOCAB), path
+    assert set(printing.MATRIX_5X7) == set(VOCAB)
+    assert all(len(glyph.replace(" ", "")) == 35 for glyph in printing.MATRIX_5X7.values())
+
+
+def test_crops_hold_their_lines_inside_and_training_never_sees_the_held_out_parts():
+    seen = set()
+    for i in range(120):
+        crop = printing.render(3, i)
+        h, w = crop.image.shape
+        assert crop.image.dtype == np.uint8 and len(crop.boxes) == len(crop.texts) >= 1
+        for (x0, y0, x1, y1), text in zip(crop.boxes, crop.texts):
+            assert -2 <= x0 < x1 <= w + 2 and -2 <= y0 < y1 <= h + 2, (i, crop.boxes, crop.image.shape)
+            assert set(text) <= set(VOCAB), text
+        style = crop.style
+        assert printing.HELD_OUT["family"] != style.family and printing.HELD_OUT["technique"] != style.technique
+        assert printing.HELD_OUT["format"] != style.format
+        seen |= {style.family, style.technique, style.surface}
+    assert seen >= set(printing.TECHNIQUES) - {printing.HELD_OUT["technique"]}
+    for part in ("family", "technique", "format"):
+        style = printing.render(3, 0, held_out=part).style
+        assert getattr(style, part) == printing.HELD_OUT[part]
+
+
+def test_thin_glyphs_at_small_sizes_still_print_as_inkjet_dots():
+    """Training frame 307,455 (FreeMono, inkjet, small) once printed no dot at all and
+    stopped a training run."""
+    sample = data.training_sample(307455, random_lines=0.3, styles=0.5)
+    assert sample.style.family == "free-mono" and sample.style.technique == "inkjet"
+    assert sample.image.std() > 0.02 and sample.texts
+
+
+def test_training_mixes_the_two_generators_at_the_share_asked():
+    mixed = [data.training_sample(data.TRAIN_START + i, styles=0.5) for i in range(40)]
+    assert 10 <= sum(s.style is not None for s in mixed) <= 30
+    assert all(s.style is None for s in (data.training_sample(data.TRAIN_START + i) for i in range(5)))
+    sample = data.training_sample(data.VALID_START, styles=1.0)
+    assert sample.image.shape == (data.CANVAS_H, data.CANVAS_W) and sample.style is not None
+    for x0, y0, x1, y1 in sample.boxes:
+        assert 0 <= x0 < x1 <= data.CANVAS_W + 2 and 0 <= y0 < y1 <= data.CANVAS_H + 2
