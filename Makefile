@@ -16,7 +16,7 @@ MINUTES ?= 60
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench test report report-benchmark telemetry-benchmark fots-backbones fots-throughput train-fots system deps dataset clean-venv
+.PHONY: bench test report report-benchmark telemetry-benchmark fots-backbones fots-throughput train-fots train-charcls charcls-stages system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
@@ -46,6 +46,12 @@ ifeq ($(DATASET),)
 else
 	$(BIN)/python -m models.fots.finetune $(DATASET) --resume --minutes $(MINUTES) $(ARGS)
 endif
+
+train-charcls: $(DEPS)  ## train the two-stage reader's character classifier afresh (ARGS="--frames 4000" etc.)
+	$(BIN)/python -m models.charcls.train $(ARGS)
+
+charcls-stages: $(DEPS)  ## the two-stage reader stage by stage: accuracy, detection and classification ms, confidence
+	$(BIN)/python -m models.charcls.evaluate $(ARGS)
 
 dataset: $(DEPS)  ## regenerate the embedded dataset (byte-identical with the pinned env)
 	$(BIN)/python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200

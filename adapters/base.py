@@ -19,6 +19,7 @@ import numpy as np
 
 MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
 CPU_MODES = ("cpu", "onnx-cpu")  # their workers see no GPU
+REJECT = "\ufffd"  # a character an engine declines to read (too unsure); its sample counts as rejected
 
 
 class ModeUnavailable(Exception):
@@ -26,11 +27,13 @@ class ModeUnavailable(Exception):
 
 
 class Word(NamedTuple):
-    """One recognised text box: text, axis-aligned box (x0, y0, x1, y1) or None, score."""
+    """One recognised text box: text, axis-aligned box (x0, y0, x1, y1) or None, score, and
+    where the engine reads character by character, each character's confidence."""
 
     text: str
     box: Optional[Tuple[float, float, float, float]] = None
     score: Optional[float] = None
+    confidences: Optional[Tuple[float, ...]] = None
 
 
 def box_of(points: Sequence[Sequence[float]]) -> Tuple[float, float, float, float]:

@@ -23,7 +23,9 @@ SUMMARY_COLUMNS = ["engine", "mode", "status", "reason", "n", "strict_acc", "cer
                    # from telemetry.csv: system-wide peak memory, mean power, energy
                    "sys_peak_ram_mb", "mean_power_w", "energy_mj_per_sample",
                    # with a code grammar: the constrained reading's scores, readings it made wrong, kept as too far
-                   "strict_acc_grammar", "cer_grammar", "n_grammar_worse", "n_grammar_far", "t_post_ms"]
+                   "strict_acc_grammar", "cer_grammar", "n_grammar_worse", "n_grammar_far", "t_post_ms",
+                   # readings an engine marked as not sure (adapters.base.REJECT), and wrong ones it did not
+                   "n_rejected", "n_wrong"]
 SampleKey = Tuple[str, str, int, str]  # engine, mode, pass, sample_id
 
 

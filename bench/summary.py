@@ -5,7 +5,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from adapters.base import CPU_MODES
+from adapters.base import CPU_MODES, REJECT
 from bench import metrics
 
 
@@ -43,6 +43,8 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
         out["strict_acc_raw"] = metrics.corpus(raw)["strict_acc"]
         tok = metrics.corpus(token)
         out["token_acc"], out["token_cer"] = tok["strict_acc"], tok["cer"]
+        out["n_rejected"] = sum(REJECT in row["pred"] for row in rows)
+        out["n_wrong"] = sum(not c.correct for c in scored) - out["n_rejected"]
     if constrained:
         scores = metrics.corpus(constrained)
         out.update(strict_acc_grammar=scores["strict_acc"], cer_grammar=scores["cer"], n_grammar_worse=worse,

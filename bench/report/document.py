@@ -139,6 +139,14 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
                "\"Made wrong\": readings right before and wrong after; \"Gap closed\": the share of the raw "
                "reading's misses that the grammar recovers.", "", tables.to_markdown(grammar, index=False), ""]
 
+    rejects = tables.reject_table(summary)
+    if not rejects.empty:
+        rejects.to_csv(os.path.join(out, "tables", "rejects.csv"), index=False)
+        md += ["## Rejected readings", "",
+               "Engines that mark a character they are unsure of (option `reject_below`) decline the sample "
+               "instead of reading it wrong; a line can then stop for a person, not pass a wrong code.", "",
+               tables.to_markdown(rejects, index=False), ""]
+
     paired = _paired(scored, summary, hashes)
     md += ["## Paired comparisons", "",
            "Cells that read the same samples of the same dataset, compared sample by sample with "

@@ -98,6 +98,21 @@ def grammar_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def reject_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The ok cells whose engine declined some readings (adapters.base.REJECT): how many
+    samples were rejected, how many read wrong without a warning, and how many right."""
+    if "n_rejected" not in summary.columns:
+        return pd.DataFrame()
+    cells = summary[(summary["status"] == "ok") & (summary["n_rejected"].fillna(0) > 0)]
+    rows = []
+    for _, r in cells.iterrows():
+        n, rejected, wrong = int(r["n"]), int(r["n_rejected"]), int(r["n_wrong"])
+        rows.append({"Engine": r["engine"], "Device": r["device"], "Mode": MODE_LABELS.get(r["mode"], r["mode"]),
+                     "n": n, "Right": n - rejected - wrong, "Rejected": rejected, "Wrong, not rejected": wrong,
+                     "Wrong among accepted %": "%.1f" % (100.0 * wrong / (n - rejected)) if n > rejected else "–"})
+    return pd.DataFrame(rows)
+
+
 def formatted(table: pd.DataFrame) -> pd.DataFrame:
     """An engine table as text: each row with its decimals, '–' where there is no value."""
     out = table.copy().astype(object)
