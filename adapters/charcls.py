@@ -8,7 +8,7 @@ Runtime (adapters/onnx_runtime.py) from an export cached in
 ``~/.cache/ocr-edge-bench/charcls-trt/``. Export and engine build are load time.
 
 Options: ``weights`` (a classifier folder, default the committed one), ``threshold`` (of
-the region map, 0.5), ``reject_below`` (a character read with less confidence than this
+the region map, as a share of the strongest mark nearby: 0.5), ``reject_below`` (a character read with less confidence than this
 reads as U+FFFD, and the run counts the sample as rejected, apart from wrong ones)."""
 import os
 from typing import Any, Dict, List

@@ -3,6 +3,8 @@ and words on hand-made boxes, the committed classifier reading embedded frames i
 and ONNX Runtime, and the reject option through a real benchmark run."""
 import csv
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from adapters.base import REJECT, join_reading_order
 from bench import metrics
 from models.charcls import reader, segment
-from tests.conftest import EMBEDDED, bench, run_folder, write_suite
+from tests.conftest import EMBEDDED, REPO, bench, run_folder, write_suite
 
 
 def test_characters_group_into_lines_in_reading_order_and_words_at_wide_gaps():
@@ -30,6 +32,23 @@ def test_characters_group_into_lines_in_reading_order_and_words_at_wide_gaps():
 def test_a_character_between_two_lines_joins_the_one_its_centre_falls_in():
     lines = segment.group_lines([(0, 0, 10, 20), (12, 0, 22, 20), (24, 14, 30, 22), (0, 40, 10, 60)])
     assert [len(line) for line in lines] == [3, 1]
+
+
+def _blob(shape, cx, cy, peak, sx=3.0, sy=5.0):
+    y, x = np.mgrid[:shape[0], :shape[1]]
+    return peak * np.exp(-((x - cx) ** 2 / (2 * sx ** 2) + (y - cy) ** 2 / (2 * sy ** 2)))
+
+
+def test_region_map_marks_split_joined_characters_and_keep_faint_print():
+    shape = (32, 120)
+    region = (_blob(shape, 10, 16, 0.9, 4, 4) + _blob(shape, 22, 16, 0.9, 4, 4)  # two characters the map joins at 0.5
+              + _blob(shape, 60, 16, 0.35) + _blob(shape, 80, 16, 0.3)  # faint print: below 0.5, far above 0.15
+              ).astype(np.float32)
+    assert (region[16, 10:23] > 0.5).all()
+    found = sorted(segment.marks(region, 0.5))
+    assert len(found) == 4, found
+    assert found[0][2] <= found[1][0] and 2 * 10 < found[1][0] < 2 * 22  # cut between the two peaks, in input pixels
+    assert segment.marks(np.full(shape, 0.1, np.float32), 0.5) == []  # background, however even
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +110,13 @@ def test_reject_below_marks_unsure_characters_and_the_run_counts_them_apart(adap
     right = sum(s["correct"] == "1" for s in samples)
     assert row["status"] == "ok" and int(row["n_rejected"]) == rejected
     assert right + rejected + int(row["n_wrong"]) == 12
+
+    out = tmp_path / "report"
+    report = subprocess.run([sys.executable, "-m", "bench.report", folder, "--out", str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert report.returncode == 0, report.stderr
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert rejected and "| %d " % rejected in text.split("## Rejected readings")[1]  # 0.9 declines a few
 
 
 def reader_words(gray, reject_below):

@@ -83,12 +83,13 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 28  # 5 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr, fots, fots-grammar
-    assert rows[("fots-grammar", "onnx-cpu")]["status"] == "ok"
+    assert len(rows) == 35  # 6 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr, fots,
+    # charcls, fots-grammar, charcls-reject
+    assert rows[("fots-grammar", "onnx-cpu")]["status"] == rows[("charcls-reject", "onnx-cpu")]["status"] == "ok"
     for key, row in rows.items():  # the embedded set's grammar.txt: a constrained reading for every ok cell
         if row["status"] == "ok":
             assert row["strict_acc_grammar"] != "" and row["n_grammar_worse"] != "", key
-    for engine in ("easyocr", "paddleocr", "rapidocr", "tesseract", "fots"):
+    for engine in ("easyocr", "paddleocr", "rapidocr", "tesseract", "fots", "charcls"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]
         assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1

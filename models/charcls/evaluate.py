@@ -2,7 +2,8 @@
 median time of detection (CRAFT and segmentation) and of classification per sample, and
 how well a character's confidence tells right from wrong: the error rate among the 5% least
 confident characters against the rest (characters of readings as long as their truth, so
-that each lines up with one true character).
+that each lines up with one true character), and the confidence below which those 5% fall (a
+starting point for the adapter's ``reject_below``).
 
     python -m models.charcls.evaluate [--dataset datasets/synth-codes] [--weights FOLDER]
 """
@@ -57,6 +58,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         "classify_ms_p50": round(float(np.median(classify_ms)), 1), "aligned_chars": len(right),
         "error_rate_least_confident_5pct": round(float(wrong[low].mean()), 4),
         "error_rate_other_95pct": round(float(np.delete(wrong, low).mean()), 4),
+        "confidence_at_5pct": round(float(np.array(conf)[order[len(low) - 1]]), 3),
         "threads": args.threads}, indent=1))
 
 

