@@ -13,7 +13,7 @@ The worker calls, in one process per engine x mode cell::
 
 Device side: Python 3.6 and numpy.
 """
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -49,6 +49,8 @@ class Adapter:
     modes: Tuple[str, ...] = ("cpu",)  # the modes this engine can run in at all
     packages: Tuple[str, ...] = ()  # distributions whose versions are recorded with results
     mode_notes: Dict[str, str] = {}  # why a mode in MODES is missing from ``modes``
+    _files: List[str] = []  # set by ``load``: what ``model_files`` reports
+    _sync: Optional[Callable[[], None]] = None  # set by ``load`` in GPU modes: what ``synchronize`` calls
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         raise NotImplementedError
@@ -68,10 +70,12 @@ class Adapter:
 
     def synchronize(self) -> None:
         """Wait for the device to finish (GPU modes); a no-op on the CPU."""
+        if self._sync is not None:
+            self._sync()
 
     def model_files(self) -> List[str]:
         """Weight files on disk, for the model size column."""
-        return []
+        return list(self._files)
 
     def versions(self) -> Dict[str, str]:
         """Versions that are not pip distributions (a system library, say)."""

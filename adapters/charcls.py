@@ -91,13 +91,6 @@ class Adapter(BaseAdapter):
                 for r in self._reader.read(self._detect, self._classify, self._vocab, inputs, self._threshold,
                                            self._reject)]
 
-    def synchronize(self) -> None:
-        if self._sync is not None:
-            self._sync()
-
-    def model_files(self) -> List[str]:
-        return self._files
-
     def versions(self) -> Dict[str, str]:
         out = dict(self._about, **torch_gpu_versions(self._torch))
         out["charcls-weights"] = "%d cells from %d frames, %d epochs" % (

@@ -123,13 +123,6 @@ class Adapter(BaseAdapter):
             return [Word(found[1], found[0], None)] if found else []
         return [Word(text, box, conf) for box, text, conf in self._reader.read(self._backend, inputs, self._threshold)]
 
-    def synchronize(self) -> None:
-        if self._sync is not None:
-            self._sync()
-
-    def model_files(self) -> List[str]:
-        return self._files
-
     def versions(self) -> Dict[str, str]:
         import torch
 

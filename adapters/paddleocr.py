@@ -128,5 +128,3 @@ class Adapter(BaseAdapter):
     def versions(self) -> Dict[str, str]:
         return self._about
 
-    def model_files(self) -> List[str]:
-        return self._files

@@ -64,9 +64,6 @@ class Adapter(BaseAdapter):
         result, _ = self._engine(inputs)
         return [Word(text, box_of(points), float(score)) for points, text, score in (result or [])]
 
-    def model_files(self) -> List[str]:
-        return self._files
-
     def versions(self) -> Dict[str, str]:
         return self._about
 

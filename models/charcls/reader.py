@@ -40,17 +40,15 @@ def config(folder: str = WEIGHTS) -> dict:
 def find(detect: Detect, gray: np.ndarray, threshold: float) -> Tuple[np.ndarray, List[segment.Line]]:
     """The crop as scaled for detection, and its lines of characters. A crop scaled to
     LINE_HEIGHT that holds several lines is detected again at LINE_HEIGHT per line."""
-    lines: List[segment.Line] = []
-    image = gray
-    for height in (LINE_HEIGHT, None):
-        if height is None:
-            if len(lines) < 2:
-                break
-            height = min(MAX_HEIGHT, LINE_HEIGHT * len(lines))
-        image = segment.scaled(gray, height)
-        region = detect(segment.craft_input(image))
-        lines = segment.layout(segment.marks(region, threshold), image.shape[1], image.shape[0])
+    image, lines = _detected(detect, segment.scaled(gray, LINE_HEIGHT), threshold)
+    if len(lines) > 1:
+        image, lines = _detected(detect, segment.scaled(gray, min(MAX_HEIGHT, LINE_HEIGHT * len(lines))), threshold)
     return image, lines
+
+
+def _detected(detect: Detect, image: np.ndarray, threshold: float) -> Tuple[np.ndarray, List[segment.Line]]:
+    region = detect(segment.craft_input(image))
+    return image, segment.layout(segment.marks(region, threshold), image.shape[1], image.shape[0])
 
 
 def read(detect: Detect, classify: Classify, vocab: str, gray: np.ndarray, threshold: float = 0.5,
