@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 REQS   := env/requirements-runner.txt env/requirements-easyocr.txt env/requirements-paddleocr.txt \
-          env/requirements-onnx.txt env/requirements-report.txt env/requirements-dev.txt
+          env/requirements-onnx.txt env/requirements-report.txt env/requirements-dev.txt \
+          env/requirements-fleet.txt
 ARGS   ?=
 
 SUITE  ?= bench/suites/default.yaml
@@ -13,13 +14,24 @@ DEPS   ?= deps
 -include env/local.mk
 
 MINUTES ?= 60
+INVENTORY ?= env/fleet/example-local.yml
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench test report report-benchmark telemetry-benchmark fots-backbones fots-throughput train-fots train-charcls charcls-stages system deps dataset clean-venv
+.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput train-fots train-charcls charcls-stages system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
+
+resume: $(DEPS)  ## continue the latest run (under ARGS="--results DIR", or results/) without redoing recorded samples
+	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --resume $(ARGS)
+
+fleet: export FLEET_ARGS = $(ARGS)
+fleet: export FLEET_RESULTS = $(abspath $(REPORT_FROM))
+fleet: export ANSIBLE_CONFIG = env/fleet/ansible.cfg
+fleet: $(DEPS)  ## the suite on every host of INVENTORY (Ansible over SSH), their runs fetched into results/, then the report
+	$(BIN)/ansible-playbook -i $(INVENTORY) env/fleet/bench.yml; status=$$?; \
+	$(MAKE) --no-print-directory report ARGS=; exit $$status
 
 test: deps  ## the test suite (real engines on a few images, fault tests)
 	$(BIN)/python -m pytest $(ARGS)

@@ -8,18 +8,30 @@ The worker calls, in one process per engine x mode cell::
     adapter.calibrate(images)          # optional: see sample images before timing
     inputs = adapter.preprocess(image) # timed as preprocessing
     words = adapter.infer(inputs)      # timed as inference
+    readings = adapter.infer_batch([inputs, ...])  # offline and multi-stream scenarios
     adapter.synchronize()              # GPU modes: before the clock stops
     adapter.close()
 
 Device side: Python 3.6 and numpy.
 """
+import os
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-MODES = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
+MODES = ("cpu", "gpu", "gpu-fp16", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
 CPU_MODES = ("cpu", "onnx-cpu")  # their workers see no GPU
 REJECT = "\ufffd"  # a character an engine declines to read (too unsure); its sample counts as rejected
+THREADS_ENV = "OCR_BENCH_THREADS"  # the cell's ``threads`` setting, set by the runner for the worker
+
+
+def threads() -> Optional[int]:
+    """The cell's CPU thread count (suite key ``threads``), or None for the engine's default.
+    The runner also sets OMP_NUM_THREADS and its kin, which PyTorch, OpenCV's and BLAS's pools
+    and Tesseract (OMP_THREAD_LIMIT) follow; an adapter passes it to engines that take it as
+    a setting instead (ONNX Runtime sessions, Paddle's ``cpu_threads``)."""
+    value = os.environ.get(THREADS_ENV)
+    return int(value) if value else None
 
 
 class ModeUnavailable(Exception):
@@ -51,6 +63,7 @@ class Adapter:
     mode_notes: Dict[str, str] = {}  # why a mode in MODES is missing from ``modes``
     _files: List[str] = []  # set by ``load``: what ``model_files`` reports
     _sync: Optional[Callable[[], None]] = None  # set by ``load`` in GPU modes: what ``synchronize`` calls
+    batches = False  # whether ``infer_batch`` reads several images in one call (``load`` may set it per mode)
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         raise NotImplementedError
@@ -67,6 +80,11 @@ class Adapter:
 
     def infer(self, inputs: Any) -> List[Word]:
         raise NotImplementedError
+
+    def infer_batch(self, inputs: List[Any]) -> List[List[Word]]:
+        """Several preprocessed images, the words of each. An engine with a batch path
+        overrides this and sets ``batches``; without one, the images are read one by one."""
+        return [self.infer(x) for x in inputs]
 
     def synchronize(self) -> None:
         """Wait for the device to finish (GPU modes); a no-op on the CPU."""

@@ -1,7 +1,8 @@
 """Our own FOTS-style end-to-end code reader (models/fots), with the weights committed in
 models/fots/weights/: trained here on generated codes, nothing to download.
 
-Modes: ``cpu`` and ``gpu`` in PyTorch; ``onnx-cpu``, ``trt-fp32``, ``trt-fp16`` and
+Modes: ``cpu``, ``gpu`` and ``gpu-fp16`` (weights and activations in half precision) in
+PyTorch; ``onnx-cpu``, ``trt-fp32``, ``trt-fp16`` and
 ``trt-int8`` in ONNX Runtime (CPU, or TensorRT with CUDA for what TensorRT does not take;
 adapters/onnx_runtime.py), from an export cached in ``~/.cache/ocr-edge-bench/fots-onnx/`` per
 weights, torch version and opset, with TensorRT engines cached in
@@ -13,7 +14,12 @@ them) before building its engines. Export, calibration and engine build are load
 Options: ``weights`` (a weights folder, default the committed B0), ``threshold`` (detection),
 ``grammar`` (a code grammar file, bench/grammar.py, or ``run``: the run's grammar; the lines
 are decoded as the accepted code most probable under the CTC outputs, instead of each
-line's best path; without a grammar, as usual)."""
+line's best path; without a grammar, as usual).
+
+Batches (offline and multi-stream scenarios, bench/scenarios.py): the canvases of a call go
+through the detector as one tensor and all their lines through the recogniser at once, in
+PyTorch and ``onnx-cpu``; TensorRT modes (engines built for one image) and grammar decoding
+read one image at a time."""
 import os
 from typing import Any, Dict, List
 
@@ -28,7 +34,7 @@ MAX_LINES = 16  # lines per image in the TensorRT recogniser's profile
 
 
 class Adapter(BaseAdapter):
-    modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
+    modes = ("cpu", "gpu", "gpu-fp16", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
     packages = ("torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
@@ -38,7 +44,7 @@ class Adapter(BaseAdapter):
 
         if mode not in CPU_MODES and not torch.cuda.is_available():
             raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
-        device = "cuda" if mode == "gpu" else "cpu"
+        device = "cuda" if mode.startswith("gpu") else "cpu"
         self._folder = options.get("weights") or reader.WEIGHTS
         model, self._config = reader.load(self._folder, device)
         self._files = [os.path.join(self._folder, "model.pt")]
@@ -49,9 +55,11 @@ class Adapter(BaseAdapter):
             from bench import grammar
 
             self._grammar = grammar.load(options["grammar"])
-        self._sync = torch.cuda.synchronize if mode == "gpu" else None
+        self._sync = torch.cuda.synchronize if device == "cuda" else None
         self._data, self._reader = data, reader
-        self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else reader.TorchBackend(model, device)
+        self.batches = self._grammar is None and not mode.startswith("trt")
+        dtype = torch.float16 if mode == "gpu-fp16" else torch.float32
+        self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else reader.TorchBackend(model, device, dtype)
 
     def _onnx(self, model, mode: str, torch):
         """Sessions of the exported graphs; for ``trt-int8``, None until ``calibrate``."""
@@ -67,7 +75,8 @@ class Adapter(BaseAdapter):
         if mode == "trt-int8":
             onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
         paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
-                                         onnx_runtime.torch_export_tag(torch), ("detector.onnx", "recognizer.onnx"),
+                                         onnx_runtime.torch_export_tag(torch) + "-batch",
+                                         ("detector.onnx", "recognizer.onnx"),
                                          lambda folder: export(model, folder, onnx_runtime.opset(torch)))
         self._engines = ""
         if mode.startswith("trt"):
@@ -78,6 +87,7 @@ class Adapter(BaseAdapter):
         self._about = onnx_runtime.describe(mode, self._engines)
         feats = (1, self._config["width"], CANVAS_H // STRIDE, CANVAS_W // STRIDE)
         self._lines = {"features": (feats, feats, feats), "rois": ((1, 5), (2, 5), (MAX_LINES, 5))}
+        self._images = {"images": ((1, 1, CANVAS_H, CANVAS_W),) * 3}  # TensorRT: one image per call
         if mode == "trt-int8":
             return None
         return self._sessions(mode, self._engines, self._engines)
@@ -85,7 +95,7 @@ class Adapter(BaseAdapter):
     def _sessions(self, mode: str, detector_cache: str, recognizer_cache: str):
         from adapters import onnx_runtime
 
-        return self._reader.OnnxBackend(onnx_runtime.session(self._files[0], mode, detector_cache),
+        return self._reader.OnnxBackend(onnx_runtime.session(self._files[0], mode, detector_cache, self._images),
                                         onnx_runtime.session(self._files[1], mode, recognizer_cache, self._lines))
 
     def calibrate(self, images: List[np.ndarray]) -> None:
@@ -100,7 +110,7 @@ class Adapter(BaseAdapter):
         detector, recognizer = [], []
         for image in images:
             canvas = self.preprocess(image)
-            found, feats, rois = self._reader.detect(cpu, canvas, self._threshold)
+            (found,), feats, rois = self._reader.detect(cpu, [canvas], self._threshold)
             detector.append({"images": canvas.image[None, None].astype(np.float32)})
             if found:
                 recognizer.append({"features": feats, "rois": rois[:MAX_LINES]})
@@ -121,7 +131,14 @@ class Adapter(BaseAdapter):
         if self._grammar is not None:
             found = self._reader.read_in_grammar(self._backend, inputs, self._grammar, self._threshold)
             return [Word(found[1], found[0], None)] if found else []
-        return [Word(text, box, conf) for box, text, conf in self._reader.read(self._backend, inputs, self._threshold)]
+        return self._read([inputs])[0]
+
+    def infer_batch(self, inputs: List[Any]) -> List[List[Word]]:
+        return self._read(inputs) if self.batches else super().infer_batch(inputs)
+
+    def _read(self, canvases: List[Any]) -> List[List[Word]]:
+        return [[Word(text, box, conf) for box, text, conf in lines]
+                for lines in self._reader.read(self._backend, canvases, self._threshold)]
 
     def versions(self) -> Dict[str, str]:
         import torch

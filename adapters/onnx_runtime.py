@@ -27,7 +27,7 @@ import os
 import re
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from adapters.base import ModeUnavailable
+from adapters.base import ModeUnavailable, threads
 
 PROVIDERS = {"onnx-cpu": ("CPUExecutionProvider",),
              "gpu": ("CUDAExecutionProvider",),
@@ -191,7 +191,10 @@ def session(path: str, mode: str, cache: str = "", profiles: Optional[Profiles] 
     chosen = providers(mode, onnxruntime.get_available_providers(), cache, profiles)
     if cache:
         os.makedirs(cache, exist_ok=True)
-    out = onnxruntime.InferenceSession(path, providers=chosen)
+    options = onnxruntime.SessionOptions()
+    if threads() is not None:  # the cell's setting; ONNX Runtime's own default is one thread per physical core
+        options.intra_op_num_threads = threads()
+    out = onnxruntime.InferenceSession(path, sess_options=options, providers=chosen)
     first = chosen[0] if isinstance(chosen[0], str) else chosen[0][0]
     if first not in out.get_providers():
         raise ModeUnavailable("onnxruntime could not start %s for %s" % (first, os.path.basename(path)))

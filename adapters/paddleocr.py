@@ -16,7 +16,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import ModeUnavailable, Word, box_of
+from adapters.base import ModeUnavailable, Word, box_of, threads
 
 
 def _built_with(version: Any) -> str:
@@ -89,10 +89,12 @@ class Adapter(BaseAdapter):
             models = hashlib.sha256("|".join(paths[k] for k in MODEL_DIRS).encode()).hexdigest()[:8]
             name = "%s-trt%s-%s-%s" % (paddle.device.cuda.get_device_name(), trt, mode[4:], models)
             paths = writable_models(paths, os.path.join(CACHE, re.sub(r"[^A-Za-z0-9.+-]+", "_", name)))
+        settings = dict(paths, **{k: v for k, v in options.items() if k not in paths})
+        if threads() is not None:  # the cell's setting over PaddleOCR's own default of 10
+            settings.setdefault("cpu_threads", threads())
         self._make = lambda: PaddleOCR(use_gpu=gpu, use_tensorrt=mode.startswith("trt"),
                                        precision="fp16" if mode == "trt-fp16" else "fp32",
-                                       use_angle_cls=self._cls, show_log=False,
-                                       **dict(paths, **{k: v for k, v in options.items() if k not in paths}))
+                                       use_angle_cls=self._cls, show_log=False, **settings)
         self._paths, self._trt = paths, mode.startswith("trt")
         self._ocr = None if self._trt and missing_shape_files(paths, self._cls) else self._make()
         self._paddle = paddle if gpu else None

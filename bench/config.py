@@ -3,9 +3,10 @@ overrides. ``suites/default.yaml`` documents every key."""
 import copy
 import json
 import os
-from typing import Any, Dict, List, NamedTuple
+from typing import Any, Dict, List, NamedTuple, Optional
 
 from adapters.base import MODES
+from bench import scenarios
 from bench.dataset import PREPROCESS_VARIANTS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,9 +27,11 @@ DEFAULTS: Dict[str, Any] = {
     "telemetry_interval_s": 0.5,  # background sampling into telemetry.csv; 0: off
     "normalize": {"nfkc": True, "strip_whitespace": True, "casefold": False},
     "grammar": "auto",  # code grammar for the constrained reading: auto (grammar.txt beside the manifest), none, a path
+    "threads": None,  # CPU threads of every cell: an integer, "cores" (this machine's), None (each engine's default)
     "engines": {},
 }
-ENGINE_KEYS = {"modes", "python", "adapter", "options", "timeout_s"}
+ENGINE_KEYS = {"modes", "python", "adapter", "options", "timeout_s", "threads", "scenario", "batch", "streams",
+               "rate_fps"}
 
 
 class ConfigError(Exception):
@@ -44,10 +47,24 @@ class Cell(NamedTuple):
     python: str  # interpreter that runs the worker
     options: Dict[str, Any]
     timeout_s: float
+    scenario: Dict[str, Any]  # bench/scenarios.py's Scenario as a mapping
+    threads: Optional[int]  # None: the engine's default
 
     @property
     def key(self) -> str:
         return "%s/%s" % (self.engine, self.mode)
+
+
+def _threads(key: str, value: Any) -> Optional[int]:
+    """A ``threads`` setting as a count: "cores" is this machine's; None stays None."""
+    if value is None:
+        return None
+    if value == "cores":
+        return os.cpu_count() or 1
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError("%s: an integer >= 1, \"cores\" (this machine's) or null (each engine's default), "
+                          "got %r" % (key, value))
+    return value
 
 
 def read_suite(path: str) -> Dict[str, Any]:
@@ -132,6 +149,7 @@ def check(config: Dict[str, Any]) -> None:
             not all(isinstance(v, bool) for v in normalize.values()):
         raise ConfigError("normalize: a mapping of %s to true or false, got %r"
                           % (", ".join(DEFAULTS["normalize"]), normalize))
+    _threads("threads", config["threads"])
     if not config["engines"]:
         raise ConfigError("engines: no engine configured")
     for engine, spec in config["engines"].items():
@@ -153,16 +171,24 @@ def check(config: Dict[str, Any]) -> None:
                 _text("engines.%s.%s" % (engine, key), spec[key])
         if spec.get("timeout_s") is not None:
             _number("engines.%s.timeout_s" % engine, spec["timeout_s"], positive=True)
+        _threads("engines.%s.threads" % engine, spec.get("threads"))
+        try:
+            scenarios.parse(spec, "engines." + engine)
+        except ValueError as exc:
+            raise ConfigError(str(exc))
 
 
 def cells(config: Dict[str, Any], default_python: str) -> List[Cell]:
     """The matrix, in the order of the suite: engines, then their modes."""
     out = []
     for engine, spec in config["engines"].items():
+        scenario = scenarios.parse(spec, "engines." + engine)._asdict()
+        threads = _threads("threads", spec["threads"] if "threads" in spec else config["threads"])
         for mode in spec.get("modes", ["cpu"]):
             out.append(Cell(engine, mode, spec.get("adapter") or "adapters.%s:Adapter" % engine,
                             os.path.expanduser(spec.get("python") or default_python),
-                            spec.get("options") or {}, float(spec.get("timeout_s") or config["timeout_s"])))
+                            spec.get("options") or {}, float(spec.get("timeout_s") or config["timeout_s"]),
+                            dict(scenario), threads))
     return out
 
 

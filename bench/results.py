@@ -14,7 +14,9 @@ from typing import Any, Dict, Iterable, List, Set, Tuple
 SAMPLE_COLUMNS = ["run_id", "device", "engine", "mode", "sample_id", "pass", "gt", "pred", "correct",
                   "cer", "t_pre_ms", "t_infer_ms", "t_total_ms", "error",
                   # the code grammar's reading (bench/grammar.py), timed apart: empty without a grammar
-                  "pred_grammar", "correct_grammar", "grammar_far", "t_post_ms"]
+                  "pred_grammar", "correct_grammar", "grammar_far", "t_post_ms",
+                  # the scenario's (bench/scenarios.py): images in the call that read it, wait before that call
+                  "batch_n", "queue_ms"]
 SUMMARY_COLUMNS = ["engine", "mode", "status", "reason", "n", "strict_acc", "cer", "char_precision",
                    "char_recall", "t_pre_ms", "t_infer_ms", "t_total_ms", "t_total_p50_ms",
                    "t_total_p90_ms", "t_total_p99_ms", "fps", "peak_rss_mb", "model_mb",
@@ -25,7 +27,9 @@ SUMMARY_COLUMNS = ["engine", "mode", "status", "reason", "n", "strict_acc", "cer
                    # with a code grammar: the constrained reading's scores, readings it made wrong, kept as too far
                    "strict_acc_grammar", "cer_grammar", "n_grammar_worse", "n_grammar_far", "t_post_ms",
                    # readings an engine marked as not sure (adapters.base.REJECT), and wrong ones it did not
-                   "n_rejected", "n_wrong"]
+                   "n_rejected", "n_wrong",
+                   # how samples were fed (bench/scenarios.py) and on how many CPU threads (empty: the engine's default)
+                   "scenario", "batch", "batched", "streams", "rate_fps", "threads", "throughput_ips", "on_time"]
 SampleKey = Tuple[str, str, int, str]  # engine, mode, pass, sample_id
 
 

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from tqdm import tqdm
 
-from adapters.base import CPU_MODES
+from adapters.base import CPU_MODES, THREADS_ENV
 from bench import config as cfg
 from bench import metrics, results, runfolder
 from bench.dataset import Entry
@@ -55,6 +55,15 @@ def _exit_reason(returncode: int) -> str:
         hint = " (out of memory? see dmesg)" if name == "SIGKILL" else ""
         return "worker killed by %s%s" % (name, hint)
     return "worker exited with code %d" % returncode
+
+
+def thread_environment(threads: Optional[int]) -> Dict[str, str]:
+    """What a worker's environment says of a cell's ``threads``: the harness's own variable
+    (adapters.base.threads) and those that OpenMP, BLAS and Tesseract read at start-up."""
+    if threads is None:
+        return {}
+    names = (THREADS_ENV, "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_THREAD_LIMIT")
+    return {name: str(threads) for name in names}
 
 
 def _last_line(text: str) -> str:
@@ -98,6 +107,7 @@ class Run:
             "pred": event["pred"], "correct": c.correct, "cer": "%.4f" % metrics.sample_cer(c),
             "t_pre_ms": ms(event["t_pre_ms"]), "t_infer_ms": ms(event["t_infer_ms"]),
             "t_total_ms": ms(event["t_total_ms"]), "error": " ".join(event["error"].split()),
+            "batch_n": event.get("batch_n") or "", "queue_ms": ms(event.get("queue_ms")),
             "pred_grammar": "" if constrained is None else constrained,
             "correct_grammar": "" if constrained is None else int(metrics.normalize(constrained, **norm) == truth),
             "grammar_far": "" if event.get("grammar_far") is None else event["grammar_far"],
@@ -115,14 +125,16 @@ class Run:
                 "dataset": self.meta["dataset"]["path"], "warmup": self.config["warmup"],
                 "calibration": self.config["calibration"], "grammar": (self.meta.get("grammar") or {}).get("path"),
                 "image": {"grayscale": self.config["grayscale"], "crop": self.config["crop"],
-                          "variant": self.config["preprocess"]}, "todo": todo}
+                          "variant": self.config["preprocess"]}, "todo": todo, "scenario": cell.scenario}
         env = dict(os.environ, PYTHONUNBUFFERED="1", ORT_DISABLE_TELEMETRY="1",
-                   PYTHONPATH=os.pathsep.join(p for p in (cfg.REPO, os.environ.get("PYTHONPATH")) if p))
+                   PYTHONPATH=os.pathsep.join(p for p in (cfg.REPO, os.environ.get("PYTHONPATH")) if p),
+                   **thread_environment(cell.threads))
         if cell.mode in CPU_MODES:
             # a CPU cell takes no GPU memory or power: EasyOCR's Reader(gpu=False) opened a
             # CUDA context (527 MB of GPU memory, board power 72 -> 122 W) on an H100
             env["CUDA_VISIBLE_DEVICES"] = ""
-        info: Dict[str, Any] = {"status": "failed", "reason": "", "started": time.time()}
+        info: Dict[str, Any] = {"status": "failed", "reason": "", "started": time.time(), "scenario": cell.scenario,
+                                "threads": cell.threads}
         with open(log_path, "ab") as log:
             try:
                 proc = subprocess.Popen([cell.python, "-m", "bench.worker"], stdin=subprocess.PIPE,

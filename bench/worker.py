@@ -6,8 +6,9 @@ each sample it is given and reports one JSON line per event on its original stdo
 engine's own prints are sent to stderr. It writes no file: the runner records everything,
 so a worker that crashes, hangs or is killed loses only the sample in flight.
 
-Events: ``skipped {reason}``, ``loaded {load_s, model_mb, env, warmup_image}``, ``warmup {i}``,
-``sample {pass, sample_id, pred, t_pre_ms, t_infer_ms, t_total_ms, error}``,
+Events: ``skipped {reason}``, ``loaded {load_s, model_mb, env, warmup_image, batched, threads}``,
+``warmup {i}``, ``sample {pass, sample_id, pred, t_pre_ms, t_infer_ms, t_total_ms, error, ...}``
+(fed as the cell's scenario says, bench/scenarios.py),
 ``done {peak_rss_mb}``, and ``error {reason}`` just before it dies of an exception.
 
 Device side: Python 3.6 with numpy, OpenCV and the engine.
@@ -20,15 +21,13 @@ import platform
 import resource
 import signal
 import sys
-import time
 from typing import Any, Dict, List, Optional, Tuple
 
-from adapters.base import ModeUnavailable, join_reading_order
-from bench import grammar
+from adapters.base import ModeUnavailable, threads
+from bench import grammar, scenarios
 from bench.dataset import Entry, SampleError, decode, open_dataset, read_bytes
+from bench.scenarios import clock
 from bench.versions import package_versions
-
-clock = time.perf_counter  # monotonic, highest resolution available
 
 
 def _protocol_stream():
@@ -58,36 +57,6 @@ def peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return (own + children) / 1024.0  # Linux reports KiB
-
-
-def measure(adapter, entry: Entry, image_opts: Dict[str, Any], post=None) -> Dict[str, Any]:
-    """Time one sample by stage. Reading the file is outside the clock; decoding, cropping
-    and the preprocessing variant count as preprocessing. ``post`` (a code grammar's
-    ``correct``) then makes the constrained reading, timed on its own (``t_post_ms``)."""
-    row = {"pred": "", "t_pre_ms": None, "t_infer_ms": None, "t_total_ms": None, "error": "",
-           "pred_grammar": None, "grammar_far": None, "t_post_ms": None}
-    try:
-        data = read_bytes(entry)
-        t0 = clock()
-        inputs = adapter.preprocess(decode(data, entry, **image_opts))
-        t1 = clock()
-        words = adapter.infer(inputs)
-        adapter.synchronize()
-        t2 = clock()
-        row["pred"] = join_reading_order(words)
-        t3 = clock()
-    except SampleError as exc:
-        row["error"] = str(exc)
-        return row
-    except Exception as exc:  # the engine failed on this sample: record it, go on
-        row["error"] = "%s, %s: %s: %s" % (entry.where, entry.sample_id, type(exc).__name__, exc)
-        return row
-    row.update(t_pre_ms=(t1 - t0) * 1e3, t_infer_ms=(t2 - t1) * 1e3, t_total_ms=(t3 - t0) * 1e3)
-    if post is not None:
-        t4 = clock()
-        corrected = post(row["pred"])
-        row.update(pred_grammar=corrected.text, grammar_far=int(corrected.far), t_post_ms=(clock() - t4) * 1e3)
-    return row
 
 
 def usable(entries: List[Entry], count: int, image_opts: Dict[str, Any]) -> List[Tuple[Entry, Any]]:
@@ -146,6 +115,10 @@ def run(spec: Dict[str, Any], send) -> None:
     image_opts = spec["image"]
     post = grammar.load(spec["grammar"]).correct if spec.get("grammar") else None
     warm: Optional[Entry] = warmup_entry(dataset, image_opts) if spec["warmup"] or spec.get("calibration") else None
+    if threads() is not None:
+        import cv2
+
+        cv2.setNumThreads(threads())  # OpenCV's own pool (decoding, resizing) follows the cell's setting
     started = clock()
     try:
         options = dict(spec.get("options") or {})
@@ -167,15 +140,16 @@ def run(spec: Dict[str, Any], send) -> None:
         return
     model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
     send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter),
-         warmup_image=warm.sample_id if warm else None)
+         warmup_image=warm.sample_id if warm else None, batched=bool(adapter.batches), threads=threads())
+    scenario = scenarios.Scenario(**spec.get("scenario") or {})
     for i in range(spec["warmup"] if warm else 0):
-        result = measure(adapter, warm, image_opts, post)
-        if result["error"]:
-            raise RuntimeError("warm-up failed: " + result["error"])
+        error = scenarios.warm(scenario, adapter, warm, image_opts, post)
+        if error:
+            raise RuntimeError("warm-up failed: " + error)
         send(event="warmup", i=i)
-    for pass_index, sample_id in spec["todo"]:
-        send(event="sample", sample_id=sample_id, **{"pass": pass_index},
-             **measure(adapter, by_id[sample_id], image_opts, post))
+    items = [(pass_index, by_id[sample_id]) for pass_index, sample_id in spec["todo"]]
+    for (pass_index, entry), row in scenarios.feed(scenario, adapter, items, image_opts, post):
+        send(event="sample", sample_id=entry.sample_id, **dict(row, **{"pass": pass_index}))
     send(event="done", peak_rss_mb=peak_rss_mb())
     adapter.close()
 

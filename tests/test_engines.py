@@ -83,8 +83,8 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 35  # 6 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr, fots,
-    # charcls, fots-grammar, charcls-reject
+    assert len(rows) == 36  # 6 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr, fots,
+    # charcls, fots-grammar, charcls-reject; gpu-fp16 for fots
     assert rows[("fots-grammar", "onnx-cpu")]["status"] == rows[("charcls-reject", "onnx-cpu")]["status"] == "ok"
     for key, row in rows.items():  # the embedded set's grammar.txt: a constrained reading for every ok cell
         if row["status"] == "ok":
@@ -94,6 +94,7 @@ def test_default_suite_on_embedded_images(tmp_path):
         assert cpu["status"] == "ok", cpu["reason"]
         assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1
         assert 0 <= float(cpu["cer"]) and float(cpu["peak_rss_mb"]) > 50
+        assert cpu["scenario"] == "single-stream" and cpu["threads"] == ""  # the default suite: engines' own
     for key, row in rows.items():
         if key[1] != "cpu":
             assert row["status"] in ("skipped", "ok"), row

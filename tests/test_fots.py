@@ -230,3 +230,37 @@ def test_evaluation_reads_validation_frames_with_detected_and_with_true_boxes(ca
     sample = data.training_sample(data.VALID_START)
     _, read = evaluate.read_sample(reader.TorchBackend(model), sample)
     assert metrics.sample_cer(metrics.counts(read, evaluate.truth(sample))) < 0.1
+
+
+@pytest.mark.skipif(not os.path.isfile(WEIGHTS), reason="no committed weights")
+@pytest.mark.parametrize("mode", ["cpu", "onnx-cpu"])
+def test_a_batch_reads_what_each_image_reads_alone(mode):
+    """The offline and multi-stream scenarios' path: 6 crops of different sizes through each
+    graph at once, the same words and boxes as one at a time."""
+    from bench.dataset import decode as decode_image, open_dataset, read_bytes
+    from bench.worker import adapter_class
+    from tests.conftest import EMBEDDED
+
+    adapter = adapter_class("adapters.fots:Adapter")()
+    adapter.load(mode, {})
+    assert adapter.batches
+    canvases = [adapter.preprocess(decode_image(read_bytes(e), e)) for e in open_dataset(EMBEDDED).entries[:6]]
+    alone = [adapter.infer(c) for c in canvases]
+    together = adapter.infer_batch(canvases)
+    assert [[w.text for w in ws] for ws in together] == [[w.text for w in ws] for ws in alone]
+    for ws_b, ws_a in zip(together, alone):
+        for b, a in zip(ws_b, ws_a):
+            assert np.allclose(b.box, a.box, atol=0.5) and abs(b.score - a.score) < 1e-3
+    assert sum(len(ws) for ws in alone) >= 6
+
+
+def test_gpu_fp16_without_cuda_is_skipped_with_the_reason():
+    import torch
+
+    from adapters.base import ModeUnavailable
+    from bench.worker import adapter_class
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: the mode runs")
+    with pytest.raises(ModeUnavailable, match="no CUDA device"):
+        adapter_class("adapters.fots:Adapter")().load("gpu-fp16", {})

@@ -7,7 +7,7 @@ from bench.report.load import Results, cell_label
 from bench.report.stats import MIN_SAMPLES
 
 # (mode, its higher-precision twin): a collapse is judged against the twin
-TWINS = [("trt-fp16", "trt-fp32"), ("trt-int8", "trt-fp32"), ("trt-fp32", "gpu"), ("gpu", "cpu")]
+TWINS = [("trt-fp16", "trt-fp32"), ("trt-int8", "trt-fp32"), ("trt-fp32", "gpu"), ("gpu", "cpu"), ("gpu-fp16", "gpu")]
 COLLAPSE_CER_POINTS = 10.0  # CER worse by more than this many percentage points
 COLLAPSE_ACC_POINTS = 10.0  # or strict accuracy lower by more than this
 

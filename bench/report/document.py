@@ -147,6 +147,21 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
                "instead of reading it wrong; a line can then stop for a person, not pass a wrong code.", "",
                tables.to_markdown(rejects, index=False), ""]
 
+    by_scenario = tables.scenario_tables(summary)
+    if by_scenario:
+        md += ["## Throughput by scenario", "",
+               "How samples were fed (bench/scenarios.py): single-stream, one image at a time; offline, all of "
+               "them in calls of the batch size; multi-stream, cameras triggered together at a rate, frames queued "
+               "while the engine is busy, a frame's latency counted from its arrival and on time when read before "
+               "the next trigger. Images/s: images read per second of the engine's time. An engine without a "
+               "batch path is fed one image at a time and the table says so.", ""]
+        for name, table in by_scenario.items():
+            table.to_csv(os.path.join(out, "tables", "scenario-%s.csv" % name), index=False)
+            md += ["### %s" % name, "", tables.to_markdown(table, index=False), ""]
+        loaded = tables.with_scenarios(ok)
+        md += ["![Latency under load](%s)" % os.path.basename(plots.latency_under_load(
+            loaded, engines, os.path.join(out, "latency_under_load.png"))), ""]
+
     paired = _paired(scored, summary, hashes)
     md += ["## Paired comparisons", "",
            "Cells that read the same samples of the same dataset, compared sample by sample with "

@@ -11,8 +11,8 @@ import pandas as pd
 SAMPLE_NEEDS = ["engine", "mode", "sample_id", "pass", "gt", "pred", "t_pre_ms", "t_infer_ms",
                 "t_total_ms", "error"]
 SUMMARY_NEEDS = ["engine", "mode", "status", "reason", "n"]
-MODE_ORDER = ["cpu", "onnx-cpu", "gpu", "trt", "trt-fp32", "trt-fp16", "trt-int8"]
-MODE_LABELS = {"cpu": "CPU", "gpu": "GPU", "trt": "TRT", "trt-fp32": "TRT FP32",
+MODE_ORDER = ["cpu", "onnx-cpu", "gpu", "gpu-fp16", "trt", "trt-fp32", "trt-fp16", "trt-int8"]
+MODE_LABELS = {"cpu": "CPU", "gpu": "GPU", "gpu-fp16": "GPU FP16", "trt": "TRT", "trt-fp32": "TRT FP32",
                "trt-fp16": "TRT FP16", "trt-int8": "TRT INT8", "onnx-cpu": "ONNX CPU"}
 
 
@@ -63,7 +63,7 @@ def find_runs(paths: List[str]) -> List[str]:
     return found
 
 
-TEXT_COLUMNS = {"run_id", "device", "engine", "mode", "sample_id", "gt", "pred", "error", "status", "reason"}
+TEXT_COLUMNS = {"run_id", "device", "engine", "mode", "sample_id", "gt", "pred", "error", "status", "reason", "scenario"}
 
 
 def _read_csv(path: str, needs: List[str], what: str, notes: List[str]) -> pd.DataFrame:

@@ -128,6 +128,41 @@ def confusions(per_engine: Dict[str, list], path: str) -> str:
     return path
 
 
+SCENARIO_MARKERS = {"single-stream": "o", "offline": "s", "multi-stream": "^"}
+
+
+def latency_under_load(cells: pd.DataFrame, engines: List[str], path: str) -> str:
+    """Each ok cell at the load it served (images per second: what it sustained, or in
+    multi-stream what the cameras offered, if less) against its p99 latency; the marker
+    says the scenario, the colour the engine."""
+    colors = _engine_colors(engines)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in cells.itertuples():
+        served = r.throughput_ips
+        if r.scenario == "multi-stream":
+            served = min(served, r.streams * r.rate_fps)
+        if pd.isna(served) or pd.isna(r.t_total_p99_ms):
+            continue
+        ax.scatter(served, r.t_total_p99_ms, color=colors[r.engine], marker=SCENARIO_MARKERS.get(r.scenario, "x"),
+                   edgecolor="black", linewidth=0.5, s=50, zorder=3)
+        batch = "" if r.scenario == "single-stream" else " b%d" % r.batch
+        ax.annotate("%s %s%s" % (r.engine, cell_label(r.device, r.mode), batch), (served, r.t_total_p99_ms),
+                    textcoords="offset points", xytext=(5, 3), fontsize=7)
+    for name, marker in SCENARIO_MARKERS.items():
+        ax.scatter([], [], marker=marker, color="white", edgecolor="black", label=name)
+    ax.legend(fontsize=8, title="scenario", title_fontsize=8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_formatter(PLAIN)
+    ax.set_xlabel("images per second served (log scale)")
+    ax.set_ylabel("p99 latency, ms (log scale)")
+    ax.set_title("Latency under load")
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def save_all(ok: pd.DataFrame, references: pd.DataFrame, per_engine_confusions: Dict[str, list],
              engines: List[str], out: str) -> Dict[str, str]:
     return {

@@ -113,6 +113,48 @@ def reject_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def with_scenarios(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with a scenario on every row: runs of harnesses before scenarios were
+    single-stream."""
+    out = summary.copy()
+    for column in ("scenario", "batch", "batched", "streams", "rate_fps", "threads", "throughput_ips", "on_time"):
+        if column not in out.columns:
+            out[column] = None
+    out["scenario"] = out["scenario"].replace("", None).fillna("single-stream")
+    out["throughput_ips"] = out["throughput_ips"].fillna(out["fps"]) if "fps" in out.columns else out["throughput_ips"]
+    return out
+
+
+def scenario_tables(summary: pd.DataFrame) -> Dict[str, pd.DataFrame]:
+    """One throughput table per scenario of the ok cells (bench/scenarios.py), when any cell
+    ran in a scenario other than single-stream: threads, batch, load, images per second,
+    latency under that load, accuracy."""
+    cells = with_scenarios(summary)
+    cells = cells[cells["status"] == "ok"]
+    if set(cells["scenario"]) <= {"single-stream"}:
+        return {}
+    number = lambda v, d=1: "–" if pd.isna(v) else "%.*f" % (d, float(v))  # noqa: E731
+    out = {}
+    for name in ("single-stream", "offline", "multi-stream"):
+        rows = []
+        for _, r in cells[cells["scenario"] == name].iterrows():
+            row = {"Engine": r["engine"], "Device": r["device"], "Mode": MODE_LABELS.get(r["mode"], r["mode"]),
+                   "Threads": "default" if pd.isna(r["threads"]) else "%d" % r["threads"]}
+            if name != "single-stream":
+                batch = "%d" % r["batch"] if pd.notna(r["batch"]) else "–"
+                row["Batch"] = batch + (" (one at a time: no batch path)" if r["batched"] == 0 and batch != "1" else "")
+            if name == "multi-stream":
+                row["Streams x fps"] = "%d x %s" % (r["streams"], number(r["rate_fps"], 3).rstrip("0").rstrip("."))
+                row["Offered img/s"] = number(r["streams"] * r["rate_fps"])
+                row["On time %"] = number(100 * r["on_time"])
+            row.update({"Images/s": number(r["throughput_ips"]), "p50 ms": number(r["t_total_p50_ms"]),
+                        "p99 ms": number(r["t_total_p99_ms"]), "Strict %": number(100 * r["strict_acc"])})
+            rows.append(row)
+        if rows:
+            out[name] = pd.DataFrame(rows)
+    return out
+
+
 def formatted(table: pd.DataFrame) -> pd.DataFrame:
     """An engine table as text: each row with its decimals, '–' where there is no value."""
     out = table.copy().astype(object)

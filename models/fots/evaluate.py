@@ -26,7 +26,7 @@ from models.fots import data, decode, printing, reader
 def read_sample(backend, sample: data.TrainingSample) -> Tuple[str, str]:
     """The text read from a frame, its lines top to bottom: through the detected boxes, and
     through the true ones on the same features."""
-    found, feats, rois = reader.detect(backend, data.to_canvas((sample.image * 255).astype(np.uint8)))
+    (found,), feats, rois = reader.detect(backend, [data.to_canvas((sample.image * 255).astype(np.uint8))])
     detected = rois[np.argsort([(box[1] + box[3]) / 2 for box, _ in found])]
     true = np.array([[0.0, *box] for box in sorted(sample.boxes, key=lambda b: (b[1] + b[3]) / 2)], np.float32)
 

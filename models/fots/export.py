@@ -39,7 +39,7 @@ class Recognizer(nn.Module):
 
 
 def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
-    """Write detector.onnx and recognizer.onnx (any number of lines) into ``folder``."""
+    """Write detector.onnx and recognizer.onnx (any number of images and lines) into ``folder``."""
     os.makedirs(folder, exist_ok=True)
     detector, recognizer = Detector(model).eval(), Recognizer(model).eval()
     images = torch.zeros(1, 1, data.CANVAS_H, data.CANVAS_W)
@@ -49,11 +49,13 @@ def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
     paths = (os.path.join(folder, "detector.onnx"), os.path.join(folder, "recognizer.onnx"))
     # the TorchScript exporter: dynamo=False where torch (>= 2.5) offers a choice
     legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    batch = {0: "batch"}
     torch.onnx.export(detector, (images,), paths[0], input_names=["images"],
-                      output_names=["score", "geometry", "features"], opset_version=opset, **legacy)
+                      output_names=["score", "geometry", "features"], opset_version=opset,
+                      dynamic_axes={"images": batch, "score": batch, "geometry": batch, "features": batch}, **legacy)
     torch.onnx.export(recognizer, (feats, rois), paths[1], input_names=["features", "rois"],
-                      output_names=["log_probs"], dynamic_axes={"rois": {0: "lines"}, "log_probs": {1: "lines"}},
-                      opset_version=opset, **legacy)
+                      output_names=["log_probs"], opset_version=opset,
+                      dynamic_axes={"features": batch, "rois": {0: "lines"}, "log_probs": {1: "lines"}}, **legacy)
     return paths
 
 

@@ -3,7 +3,7 @@ through PyTorch (``TorchBackend``) or ONNX Runtime (``OnnxBackend``) with the sa
 Used by training's validation and by adapters/fots.py."""
 import json
 import os
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -25,20 +25,21 @@ def load(folder: str = WEIGHTS, device: str = "cpu") -> Tuple[FOTS, dict]:
 
 
 class TorchBackend:
-    """The network in PyTorch, on ``device``."""
+    """The network in PyTorch, on ``device``, in ``dtype`` (float16: the ``gpu-fp16`` mode)."""
 
-    def __init__(self, model: FOTS, device: str = "cpu") -> None:
-        self.model, self.device = model, device
+    def __init__(self, model: FOTS, device: str = "cpu", dtype=torch.float32) -> None:
+        self.model, self.device, self.dtype = model.to(dtype), device, dtype
 
     def detect(self, images: np.ndarray):
         with torch.no_grad():
-            feats = self.model.features(torch.from_numpy(images).to(self.device))
+            feats = self.model.features(torch.from_numpy(images).to(self.device, self.dtype))
             score, geometry = self.model.detect(feats)
-        return torch.sigmoid(score).cpu().numpy(), geometry.cpu().numpy(), feats
+        return torch.sigmoid(score).float().cpu().numpy(), geometry.float().cpu().numpy(), feats
 
     def recognize(self, feats, rois: np.ndarray) -> np.ndarray:
         with torch.no_grad():
-            return self.model.recognize(feats, torch.from_numpy(rois).to(self.device)).cpu().numpy()
+            rois = torch.from_numpy(rois).to(self.device, self.dtype)
+            return self.model.recognize(feats, rois).float().cpu().numpy()
 
 
 class OnnxBackend:
@@ -55,12 +56,14 @@ class OnnxBackend:
         return self.rec.run(None, {"features": feats, "rois": rois})[0]
 
 
-def detect(backend, canvas: data.Canvas, threshold: float = 0.5):
-    """The detector's half of reading: the (box, confidence) lines found on the canvas,
-    the shared features and the recogniser's RoIs (batch index, box) for them."""
-    score, geometry, feats = backend.detect(canvas.image[None, None].astype(np.float32))
-    found = decode.boxes(score[0, 0], geometry[0], threshold)
-    return found, feats, np.array([[0.0] + list(box) for box, _ in found], np.float32).reshape(-1, 5)
+def detect(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5):
+    """The detector's half of reading, on several canvases at once: the (box, confidence)
+    lines found on each, the shared features and the recogniser's RoIs (canvas index, box)."""
+    images = np.stack([canvas.image for canvas in canvases])[:, None].astype(np.float32)
+    score, geometry, feats = backend.detect(images)
+    found = [decode.boxes(score[i, 0], geometry[i], threshold) for i in range(len(canvases))]
+    rois = [[float(i)] + list(box) for i, lines in enumerate(found) for box, _ in lines]
+    return found, feats, np.array(rois, np.float32).reshape(-1, 5)
 
 
 def to_source(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
@@ -70,21 +73,28 @@ def to_source(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
     return (x0 - ox) / canvas.scale, (y0 - oy) / canvas.scale, (x1 - ox) / canvas.scale, (y1 - oy) / canvas.scale
 
 
-def read(backend, canvas: data.Canvas,
-         threshold: float = 0.5) -> List[Tuple[Tuple[float, float, float, float], str, float]]:
-    """Lines on a canvas (``data.to_canvas(gray)``), with boxes in the source's pixels."""
-    found, feats, rois = detect(backend, canvas, threshold)
-    if not found:
-        return []
-    texts = decode.ctc_greedy(backend.recognize(feats, rois))
-    return [(to_source(box, canvas), text, det_conf * rec_conf) for (box, det_conf), (text, rec_conf) in zip(found, texts)]
+Line = Tuple[Tuple[float, float, float, float], str, float]
+
+
+def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5) -> List[List[Line]]:
+    """The lines of each canvas (``data.to_canvas(gray)``), read in one pass of each graph:
+    box in the source's pixels, text, confidence."""
+    found, feats, rois = detect(backend, canvases, threshold)
+    texts = iter(decode.ctc_greedy(backend.recognize(feats, rois)) if len(rois) else [])
+    out = []
+    for canvas, lines in zip(canvases, found):
+        out.append([])
+        for box, det_conf in lines:
+            text, rec_conf = next(texts)
+            out[-1].append((to_source(box, canvas), text, det_conf * rec_conf))
+    return out
 
 
 def read_in_grammar(backend, canvas: data.Canvas, grammar, threshold: float = 0.5):
     """The lines on a canvas read as one code of ``grammar`` (bench/grammar.py): the
     accepted string closest to the best paths, each character weighed by its CTC
     probabilities; lines top to bottom. Returns (box around the lines, text, far) or None."""
-    found, feats, rois = detect(backend, canvas, threshold)
+    (found,), feats, rois = detect(backend, [canvas], threshold)
     if not found:
         return None
     log_probs = backend.recognize(feats, rois)
