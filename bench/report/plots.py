@@ -137,12 +137,14 @@ def latency_under_load(cells: pd.DataFrame, engines: List[str], path: str) -> st
     says the scenario, the colour the engine."""
     colors = _engine_colors(engines)
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    served_all = []
     for r in cells.itertuples():
         served = r.throughput_ips
         if r.scenario == "multi-stream":
             served = min(served, r.streams * r.rate_fps)
         if pd.isna(served) or pd.isna(r.t_total_p99_ms):
             continue
+        served_all.append(served)
         ax.scatter(served, r.t_total_p99_ms, color=colors[r.engine], marker=SCENARIO_MARKERS.get(r.scenario, "x"),
                    edgecolor="black", linewidth=0.5, s=50, zorder=3)
         batch = "" if r.scenario == "single-stream" else " b%d" % r.batch
@@ -153,6 +155,8 @@ def latency_under_load(cells: pd.DataFrame, engines: List[str], path: str) -> st
     ax.legend(fontsize=8, title="scenario", title_fontsize=8)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if served_all:  # room for the labels right of the fastest
+        ax.set_xlim(min(served_all) / 1.5, max(served_all) * 6)
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(PLAIN)
     ax.set_xlabel("images per second served (log scale)")
