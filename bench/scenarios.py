@@ -126,11 +126,6 @@ def _failed(entry: Entry, exc: Exception) -> str:
     return "%s, %s: %s: %s" % (entry.where, entry.sample_id, type(exc).__name__, exc)
 
 
-def measure(adapter, entry: Entry, image_opts: Dict[str, Any], post=None) -> Dict[str, Any]:
-    """One sample alone (single-stream, and warm-ups)."""
-    return read_call(adapter, [entry], image_opts, post)[0]
-
-
 Item = Tuple[int, Entry]  # pass index, sample
 Row = Tuple[Item, Dict[str, Any]]
 

@@ -59,3 +59,10 @@ def test_training_mixes_the_two_generators_at_the_share_asked():
     assert sample.image.shape == (data.CANVAS_H, data.CANVAS_W) and sample.style is not None
     for x0, y0, x1, y1 in sample.boxes:
         assert 0 <= x0 < x1 <= data.CANVAS_W + 2 and 0 <= y0 < y1 <= data.CANVAS_H + 2
+
+
+def test_line_boxes_of_a_mask_with_no_ink_or_fewer_rows_than_lines():
+    """What stopped a training run at step 18,9xx: a band with no rows (IndexError)."""
+    assert printing.line_boxes(np.zeros((20, 50), np.float32), 1) == [(0.0, 0.0, 50.0, 20.0)]
+    boxes = printing.line_boxes(np.full((2, 30), 0.2, np.float32), 3)  # faint, 2 rows, 3 lines
+    assert len(boxes) == 3 and all(y1 > y0 and x1 > x0 for x0, y0, x1, y1 in boxes)

@@ -286,14 +286,15 @@ def text_mask(rng, style: Style, lines: List[str]) -> np.ndarray:
 
 
 def line_boxes(mask: np.ndarray, count: int) -> List[Tuple[float, float, float, float]]:
-    """Each line's tight box in the mask (x0, y0, x1, y1), from its rows of ink; equal bands
-    when the ink does not split into ``count`` bands."""
+    """Each line's tight box in the mask (x0, y0, x1, y1), from its rows of ink; equal bands,
+    at least a row each, when the ink does not split into ``count`` bands (faint print, no
+    ink above 0.3 at all, more lines than rows)."""
     ink = mask > 0.3
     rows = np.nonzero(ink.any(axis=1))[0]
     bands = np.split(rows, np.nonzero(np.diff(rows) > max(2, 0.15 * mask.shape[0] / count))[0] + 1)
-    if len(bands) != count:
+    if len(bands) != count or any(band.size == 0 for band in bands):
         edges = np.linspace(0, mask.shape[0], count + 1).astype(int)
-        bands = [np.arange(a, b) for a, b in zip(edges[:-1], edges[1:])]
+        bands = [np.arange(a, max(a + 1, b)) for a, b in zip(edges[:-1], edges[1:])]
     out = []
     for band in bands:
         cols = np.nonzero(ink[band].any(axis=0))[0]
