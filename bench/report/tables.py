@@ -71,6 +71,7 @@ def cells_table(summary: pd.DataFrame, intervals: Dict[tuple, dict]) -> pd.DataF
             "CER % [95% CI]": _interval(r.get("cer"), ci.get("cer_lo"), ci.get("cer_hi"), 100, 1),
             "p50 ms [95% CI]": _interval(r.get("t_total_p50_ms"), ci.get("p50_lo"), ci.get("p50_hi"), 1, 1),
             "FPS": _interval(r.get("fps"), None, None, 1, 2),
+            "Threads": "default" if pd.isna(r.get("threads")) else "%d" % r["threads"],
             "Peak MB": _interval(r.get("peak_rss_mb"), None, None, 1, 0),
             "Reason": r.get("reason") or "",
         })
