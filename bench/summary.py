@@ -7,6 +7,7 @@ import numpy as np
 
 from adapters.base import CPU_MODES, REJECT
 from bench import metrics
+from bench.scenarios import Scenario
 
 
 def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[str, str]],
@@ -59,11 +60,11 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
         # W x ms = mJ; a GPU board's power is no measure of a cell that runs on the CPU
         if out["mean_power_w"] is not None and (info.get("power_scope") != "gpu" or mode not in CPU_MODES):
             out["energy_mj_per_sample"] = out["mean_power_w"] * out["t_total_ms"]
-    out.update(load(info, timed, len(rows)))
+    out.update(scenario_figures(info, timed, len(rows)))
     return out
 
 
-def load(info: Dict[str, Any], timed: List[Dict[str, str]], n: int) -> Dict[str, Any]:
+def scenario_figures(info: Dict[str, Any], timed: List[Dict[str, str]], n: int) -> Dict[str, Any]:
     """The cell's scenario (bench/scenarios.py) and what the engine sustained in it.
 
     ``throughput_ips`` (also ``fps``): images read per second of the engine's time, each call's
@@ -81,7 +82,7 @@ def load(info: Dict[str, Any], timed: List[Dict[str, str]], n: int) -> Dict[str,
     if busy_ms > 0:
         out["throughput_ips"] = out["fps"] = 1000.0 * len(timed) / busy_ms
     if name == "multi-stream" and n:
-        period = 1000.0 / scenario["rate_fps"]
+        period = Scenario(**scenario).period_ms
         out["on_time"] = sum(float(r["t_total_ms"]) <= period for r in timed) / n
     return out
 

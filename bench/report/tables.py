@@ -71,7 +71,7 @@ def cells_table(summary: pd.DataFrame, intervals: Dict[tuple, dict]) -> pd.DataF
             "CER % [95% CI]": _interval(r.get("cer"), ci.get("cer_lo"), ci.get("cer_hi"), 100, 1),
             "p50 ms [95% CI]": _interval(r.get("t_total_p50_ms"), ci.get("p50_lo"), ci.get("p50_hi"), 1, 1),
             "FPS": _interval(r.get("fps"), None, None, 1, 2),
-            "Threads": "default" if pd.isna(r.get("threads")) else "%d" % r["threads"],
+            "Threads": _threads(r.get("threads")),
             "Peak MB": _interval(r.get("peak_rss_mb"), None, None, 1, 0),
             "Reason": r.get("reason") or "",
         })
@@ -114,6 +114,10 @@ def reject_table(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _threads(value) -> str:
+    return "default" if pd.isna(value) else "%d" % value
+
+
 def with_scenarios(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary with a scenario on every row: runs of harnesses before scenarios were
     single-stream."""
@@ -134,13 +138,13 @@ def scenario_tables(summary: pd.DataFrame) -> Dict[str, pd.DataFrame]:
     cells = cells[cells["status"] == "ok"]
     if set(cells["scenario"]) <= {"single-stream"}:
         return {}
-    number = lambda v, d=1: "–" if pd.isna(v) else "%.*f" % (d, float(v))  # noqa: E731
+    number = lambda v, d=1: _interval(v, None, None, 1, d)  # noqa: E731
     out = {}
     for name in ("single-stream", "offline", "multi-stream"):
         rows = []
         for _, r in cells[cells["scenario"] == name].iterrows():
             row = {"Engine": r["engine"], "Device": r["device"], "Mode": MODE_LABELS.get(r["mode"], r["mode"]),
-                   "Threads": "default" if pd.isna(r["threads"]) else "%d" % r["threads"]}
+                   "Threads": _threads(r["threads"])}
             if name != "single-stream":
                 batch = "%d" % r["batch"] if pd.notna(r["batch"]) else "–"
                 row["Batch"] = batch + (" (one at a time: no batch path)" if r["batched"] == 0 and batch != "1" else "")
