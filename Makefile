@@ -18,7 +18,7 @@ INVENTORY ?= env/fleet/example-local.yml
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput train-fots train-charcls charcls-stages system deps dataset clean-venv
+.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines train-fots finetune-easyocr train-charcls charcls-stages system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
@@ -48,16 +48,25 @@ telemetry-benchmark: $(DEPS)  ## what the telemetry sampler costs a cell's timin
 fots-backbones: $(DEPS)  ## inference cost of FOTS with backbones B0-B3; appends to results/benchmarks/
 	$(BIN)/python -m models.fots.backbones $(ARGS)
 
-fots-throughput: $(DEPS)  ## training frames per second, each generator and through the loader; appends to results/benchmarks/
+fots-throughput: $(DEPS)  ## training cost: line crops/s of the line recogniser, canvases/s of joint FOTS, lines/s rendered; appends to results/benchmarks/
 	$(BIN)/python -m models.fots.throughput $(ARGS)
 
+# rendered training lines (synth/lines.py), shared by the reader's recogniser and EasyOCR's fine-tuning
+LINES ?= $(HOME)/.cache/ocr-edge-bench/lines/train
+LINE_CODES ?= 20000
+lines: $(DEPS)  ## render LINE_CODES generated codes' lines into the line cache LINES (appends; skipped when it exists)
+	test -d $(LINES) || $(BIN)/python -m synth.lines --out $(LINES) --count $(LINE_CODES)
+
 DATASET ?=
-train-fots: $(DEPS)  ## train our FOTS model further for MINUTES (resumes; GPU if present); DATASET=photos: fine-tune on them
+train-fots: lines  ## train the reader's line recogniser further for MINUTES (resumes; GPU if present); DATASET=photos: fine-tune on them
 ifeq ($(DATASET),)
-	$(BIN)/python -m models.fots.train --resume --minutes $(MINUTES) $(ARGS)
+	$(BIN)/python -m models.fots.train_lines --cache $(LINES) --resume --minutes $(MINUTES) $(ARGS)
 else
-	$(BIN)/python -m models.fots.finetune $(DATASET) --resume --minutes $(MINUTES) $(ARGS)
+	$(BIN)/python -m models.fots.finetune $(DATASET) --cache $(LINES) --minutes $(MINUTES) $(ARGS)
 endif
+
+finetune-easyocr: lines  ## fine-tune EasyOCR's english_g2 recogniser on code lines (DATASET=photos: with them) for MINUTES
+	$(BIN)/python -m models.easyocr_codes.finetune --cache $(LINES) --minutes $(MINUTES) $(if $(DATASET),--dataset $(DATASET)) $(ARGS)
 
 train-charcls: $(DEPS)  ## train the two-stage reader's character classifier afresh (ARGS="--frames 4000" etc.)
 	$(BIN)/python -m models.charcls.train $(ARGS)
@@ -66,7 +75,7 @@ charcls-stages: $(DEPS)  ## the two-stage reader stage by stage: accuracy, detec
 	$(BIN)/python -m models.charcls.evaluate $(ARGS)
 
 dataset: $(DEPS)  ## regenerate the embedded dataset (byte-identical with the pinned env)
-	$(BIN)/python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200
+	$(BIN)/python -m synth.frames --out datasets/synth-codes --seed 20240801 --count 200
 
 deps: system $(VENV)/.installed
 

@@ -48,6 +48,15 @@ class Word(NamedTuple):
     confidences: Optional[Tuple[float, ...]] = None
 
 
+def number_option(options: Dict[str, Any], key: str, low: float, high: float) -> None:
+    """ValueError unless ``options[key]``, where given, is a number from ``low`` to ``high``."""
+    value = options.get(key)
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ValueError("%s: a number from %g to %g, got %r" % (key, low, high, value))
+
+
 def box_of(points: Sequence[Sequence[float]]) -> Tuple[float, float, float, float]:
     """Axis-aligned box around a polygon's points."""
     xs = [float(p[0]) for p in points]
@@ -64,6 +73,13 @@ class Adapter:
     _files: List[str] = []  # set by ``load``: what ``model_files`` reports
     _sync: Optional[Callable[[], None]] = None  # set by ``load`` in GPU modes: what ``synchronize`` calls
     batches = False  # whether ``infer_batch`` reads several images in one call (``load`` may set it per mode)
+    model = ""  # the engine's models, as the report names them ("PP-OCRv4 (det + rec)"); ``load`` may refine it
+    stage_ms: Dict[str, Optional[float]] = {}  # set by ``infer`` where the engine times its stages: "det", "rec"
+
+    @classmethod
+    def check_options(cls, options: Dict[str, Any]) -> None:
+        """Raise ValueError naming the option when the suite's ``options`` cannot be right,
+        before any cell runs (without importing the engine). Most adapters pass them on."""
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         raise NotImplementedError

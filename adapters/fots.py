@@ -26,16 +26,24 @@ from typing import Any, Dict, List
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import CPU_MODES, ModeUnavailable, Word, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, number_option, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
 MAX_LINES = 16  # lines per image in the TensorRT recogniser's profile
+RECOGNIZERS = {"features": "shared-features", "pixels": "line-pixels", "both": "line-pixels + shared-features"}
 
 
 class Adapter(BaseAdapter):
     modes = ("cpu", "gpu", "gpu-fp16", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
     packages = ("torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "tensorrt")
+
+    @classmethod
+    def check_options(cls, options: Dict[str, Any]) -> None:
+        number_option(options, "threshold", 0.0, 1.0)
+        grammar = options.get("grammar")
+        if grammar is not None and (not isinstance(grammar, str) or not grammar.strip()):
+            raise ValueError("grammar: 'run' (the run's code grammar) or a grammar file, got %r" % grammar)
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         import torch
@@ -47,6 +55,9 @@ class Adapter(BaseAdapter):
         device = "cuda" if mode.startswith("gpu") else "cpu"
         self._folder = options.get("weights") or reader.WEIGHTS
         model, self._config = reader.load(self._folder, device)
+        self._kind = self._config.get("recognizer", "features")
+        self.stage_ms = {}
+        self.model = "FOTS %s detector + %s recogniser" % (self._config["backbone"].upper(), RECOGNIZERS[self._kind])
         self._files = [os.path.join(self._folder, "model.pt")]
         self._about: Dict[str, str] = {}
         self._threshold = float(options.get("threshold", 0.5))
@@ -69,13 +80,14 @@ class Adapter(BaseAdapter):
             raise ModeUnavailable("onnxruntime is not installed in this environment")
         from adapters import onnx_runtime
         from models.fots.data import CANVAS_H, CANVAS_W
-        from models.fots.export import export
+        from models.fots import lines
+        from models.fots.export import INPUTS, export
         from models.fots.net import STRIDE
 
         if mode == "trt-int8":
             onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
         paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
-                                         onnx_runtime.torch_export_tag(torch) + "-batch",
+                                         onnx_runtime.torch_export_tag(torch) + "-lines",
                                          ("detector.onnx", "recognizer.onnx"),
                                          lambda folder: export(model, folder, onnx_runtime.opset(torch)))
         self._engines = ""
@@ -86,7 +98,10 @@ class Adapter(BaseAdapter):
         self._files, self._mode = paths, mode
         self._about = onnx_runtime.describe(mode, self._engines)
         feats = (1, self._config["width"], CANVAS_H // STRIDE, CANVAS_W // STRIDE)
-        self._lines = {"features": (feats, feats, feats), "rois": ((1, 5), (2, 5), (MAX_LINES, 5))}
+        shapes = {"features": (feats, feats, feats), "rois": ((1, 5), (2, 5), (MAX_LINES, 5)),
+                  "lines": ((1, 1, lines.HEIGHT, lines.MIN_WIDTH), (2, 1, lines.HEIGHT, 320),
+                            (MAX_LINES, 1, lines.HEIGHT, lines.MAX_WIDTH))}
+        self._lines = {name: shapes[name] for name in INPUTS[self._kind]}
         self._images = {"images": ((1, 1, CANVAS_H, CANVAS_W),) * 3}  # TensorRT: one image per call
         if mode == "trt-int8":
             return None
@@ -113,7 +128,10 @@ class Adapter(BaseAdapter):
             (found,), feats, rois = self._reader.detect(cpu, [canvas], self._threshold)
             detector.append({"images": canvas.image[None, None].astype(np.float32)})
             if found:
-                recognizer.append({"features": feats, "rois": rois[:MAX_LINES]})
+                found = found[:MAX_LINES]
+                given = {"features": feats, "rois": rois[:MAX_LINES],
+                         "lines": self._reader.line_pixels([canvas], [found])[0]}
+                recognizer.append({name: given[name] for name in self._lines})
         if not recognizer:
             raise RuntimeError("TensorRT INT8 calibration: no text line found in the %d calibration images (the "
                                "suite's calibration count)" % len(images))
@@ -138,11 +156,13 @@ class Adapter(BaseAdapter):
 
     def _read(self, canvases: List[Any]) -> List[List[Word]]:
         return [[Word(text, box, conf) for box, text, conf in lines]
-                for lines in self._reader.read(self._backend, canvases, self._threshold)]
+                for lines in self._reader.read(self._backend, canvases, self._threshold, self.stage_ms)]
 
     def versions(self) -> Dict[str, str]:
         import torch
 
         out = dict(self._about, **torch_gpu_versions(torch))
-        out["fots-weights"] = "%s, %d steps" % (self._config["backbone"], self._config["steps"])
+        out["fots-weights"] = "%s (%s), detector %d steps, recogniser %d steps" % (
+            os.path.basename(os.path.normpath(self._folder)), self._config["backbone"],
+            self._config.get("detector_steps", self._config["steps"]), self._config["steps"])
         return out

@@ -5,6 +5,7 @@ import signal
 import sys
 from typing import List, Optional
 
+from adapters.base import MODES
 from bench import config as cfg
 from bench import launch, runner
 from bench.dataset import ManifestError
@@ -28,7 +29,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     run.add_argument("--config", help="suite file, YAML or JSON (default: %s)" % os.path.relpath(cfg.DEFAULT_SUITE, cfg.REPO))
     run.add_argument("--dataset", help="dataset folder or manifest.csv")
     run.add_argument("--engines", help="comma-separated subset of the suite's engines")
-    run.add_argument("--modes", help="comma-separated subset of modes (cpu,gpu,trt-fp32,trt-fp16,trt-int8,onnx-cpu)")
+    run.add_argument("--modes", help="comma-separated subset of modes (%s)" % ",".join(MODES))
     run.add_argument("--warmup", type=int, help="warm-up runs per cell")
     run.add_argument("--passes", type=int, help="timed passes over the dataset")
     run.add_argument("--limit", type=int, help="only the first N samples")

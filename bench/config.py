@@ -101,7 +101,14 @@ def build(suite: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
         if unknown:
             raise ConfigError("unknown key(s): %s" % ", ".join(sorted(unknown)))
         config.update(copy.deepcopy(source))
-    config["engines"] = {name: dict(spec or {}) for name, spec in (config["engines"] or {}).items()}
+    engines = config["engines"] or {}
+    if not isinstance(engines, dict):
+        raise ConfigError("engines: a mapping of engine names to their settings (easyocr: {modes: [cpu]}), not a "
+                          "%s" % type(engines).__name__)
+    for name, spec in engines.items():
+        if spec is not None and not isinstance(spec, dict):
+            raise ConfigError("engines.%s: a mapping of its settings (modes:, options:, ...), got %r" % (name, spec))
+    config["engines"] = {str(name): dict(spec or {}) for name, spec in engines.items()}
     check(config)
     return config
 
@@ -113,8 +120,8 @@ def _integer(key: str, value: Any, least: int) -> None:
 
 def _number(key: str, value: Any, positive: bool) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
-            (value <= 0 if positive else value < 0):
-        raise ConfigError("%s: must be a number %s 0, got %r" % (key, ">" if positive else ">=", value))
+            value in (float("inf"), float("-inf")) or (value <= 0 if positive else value < 0):
+        raise ConfigError("%s: must be a finite number %s 0, got %r" % (key, ">" if positive else ">=", value))
 
 
 def _text(key: str, value: Any) -> None:
@@ -164,6 +171,9 @@ def check(config: Dict[str, Any]) -> None:
         bad = [str(m) for m in modes if m not in MODES]
         if bad:
             raise ConfigError("engines.%s.modes: %s not among %s" % (engine, ", ".join(bad), ", ".join(MODES)))
+        twice = sorted(set(m for m in modes if modes.count(m) > 1))
+        if twice:
+            raise ConfigError("engines.%s.modes: %s named more than once" % (engine, ", ".join(twice)))
         if not isinstance(spec.get("options") or {}, dict):
             raise ConfigError("engines.%s.options: a mapping of the adapter's options, got %r" % (engine, spec["options"]))
         for key in ("python", "adapter"):

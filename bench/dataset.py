@@ -55,9 +55,12 @@ def _parse_box(row: dict, where: str) -> Tuple[Optional[Box], str]:
     if all(v in ("", None) for v in values):
         return None, ""
     try:
-        x, y, w, h = (int(round(float(v))) for v in values)
+        numbers = [float(v) for v in values]
     except (TypeError, ValueError):
         return None, "%s: box x,y,w,h must be four numbers, got %r" % (where, ",".join(map(str, values)))
+    if not all(np.isfinite(numbers)):  # inf, nan, 1e400: no box at all, and no image to read it on
+        raise ManifestError("%s: box x,y,w,h must be four finite numbers, got %r" % (where, ",".join(map(str, values))))
+    x, y, w, h = (int(round(v)) for v in numbers)
     if w <= 0 or h <= 0:
         return None, "%s: box has zero or negative size (w=%d, h=%d)" % (where, w, h)
     if x < 0 or y < 0:
@@ -79,19 +82,27 @@ def read_manifest(path: str) -> List[Entry]:
         row = data[:exc.start].count(b"\n") + 1
         raise ManifestError("%s row %d: not UTF-8 text (byte 0x%02x); save the manifest as UTF-8"
                             % (path, row, data[exc.start]))
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""))
         header = reader.fieldnames or []
         missing = [c for c in ("image", "text") if c not in header]
         if missing:
             raise ManifestError("%s: header %r lacks column(s) %s" % (path, header, ", ".join(missing)))
+        twice = sorted(set(c for c in header if header.count(c) > 1))
+        if twice:
+            raise ManifestError("%s: the header names column(s) %s more than once; which one would count?"
+                                % (path, ", ".join(twice)))
         box_cols = [c for c in "xywh" if c in header]
         if box_cols and len(box_cols) != 4:
             raise ManifestError("%s: box columns must be all of x,y,w,h or none; found %s"
                                 % (path, ",".join(box_cols)))
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ManifestError("%s: not valid CSV (%s)" % (path, exc))
+        rows: List[dict] = []
+        for row in reader:
+            rows.append(row)
+    except csv.Error as exc:  # the row after the last one read is the one that broke
+        raise ManifestError("%s row %d: not valid CSV (%s%s)" % (path, len(rows) + 2, exc, "; a quote (\") opened "
+                                                                 "here is never closed" if "end of data" in str(exc)
+                                                                 else ""))
     if not rows:
         raise ManifestError("%s: no rows" % path)
 
@@ -100,6 +111,14 @@ def read_manifest(path: str) -> List[Entry]:
         where = "%s row %d" % (name, line)
         if None in row:  # more fields than the header
             raise ManifestError("%s: %d field(s) more than the header" % (where, len(row[None])))
+        short = [c for c in header if row.get(c) is None]
+        if short:  # fewer fields than the header: the rest would read as empty
+            raise ManifestError("%s: %d field(s) where the header has %d (no %s)"
+                                % (where, len(header) - len(short), len(header), ", ".join(short)))
+        broken = [c for c in header if "\n" in (row.get(c) or "") or "\r" in (row.get(c) or "")]
+        if broken:
+            raise ManifestError("%s: column %s holds a line break, as when a quote (\") is not closed and swallows "
+                                "the rows after it" % (where, broken[0]))
         image = (row.get("image") or "").strip()
         if not image:
             raise ManifestError("%s: empty image path" % where)
@@ -121,19 +140,27 @@ def open_dataset(location: str) -> Dataset:
     return Dataset(root, os.path.abspath(manifest), read_manifest(manifest), warmup)
 
 
+MISSING = "missing"
+
+
 def dataset_hashes(dataset: Dataset) -> dict:
-    """sha256 of the manifest's bytes, and of the manifest plus every image it names."""
+    """sha256 of the manifest's bytes, of the manifest plus every image it names, and of each
+    image (its first 16 hex digits, by sample id; ``missing`` for one that cannot be read)."""
     with open(dataset.manifest, "rb") as f:
         manifest_bytes = f.read()
     content = hashlib.sha256(manifest_bytes)
+    images = {}
     for entry in dataset.entries:
         try:
             with open(entry.path, "rb") as f:
-                content.update(f.read())
+                data = f.read()
+            content.update(data)
+            images[entry.sample_id] = hashlib.sha256(data).hexdigest()[:16]
         except OSError:
             content.update(b"<missing>")
+            images[entry.sample_id] = MISSING
     return {"manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
-            "content_sha256": content.hexdigest()}
+            "content_sha256": content.hexdigest(), "image_sha256": images}
 
 
 def read_bytes(entry: Entry) -> bytes:

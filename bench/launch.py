@@ -9,6 +9,7 @@ from bench import config as cfg
 from bench import fingerprint, grammar, results, runfolder
 from bench.dataset import dataset_hashes, open_dataset
 from bench.runner import Run
+from adapters.base import Adapter as BaseAdapter
 from bench.worker import adapter_class
 
 
@@ -26,12 +27,26 @@ def results_root(path: str) -> str:
 
 
 def check_adapters(config: Dict[str, Any]) -> None:
-    """Every cell's adapter module imports here (without its engine), or a clear error."""
+    """Every cell's adapter module imports here (without its engine) and names an adapter
+    class whose options it accepts (``Adapter.check_options``), or a clear error."""
     for cell in cfg.cells(config, sys.executable):
+        key = "engines.%s.adapter" % cell.engine if config["engines"][cell.engine].get("adapter") else \
+            "engines.%s (adapter %s)" % (cell.engine, cell.adapter)
+        module, _, name = cell.adapter.partition(":")
+        if not module.strip() or not all(part.isidentifier() for part in module.split(".")) or \
+                (name and not name.isidentifier()):
+            raise cfg.ConfigError("%s: %r is not 'package.module:Class' (e.g. adapters.fots:Adapter)" % (key, cell.adapter))
         try:
-            adapter_class(cell.adapter)
-        except (ImportError, AttributeError) as exc:
-            raise cfg.ConfigError("engines.%s: adapter %s cannot be loaded (%s)" % (cell.engine, cell.adapter, exc))
+            cls = adapter_class(cell.adapter)
+        except Exception as exc:  # a missing module, a SyntaxError or any error while importing it
+            raise cfg.ConfigError("%s: %s cannot be loaded (%s: %s)" % (key, cell.adapter, type(exc).__name__, exc))
+        if not isinstance(cls, type) or not issubclass(cls, BaseAdapter):
+            raise cfg.ConfigError("%s: %s is not an adapter (a subclass of adapters.base.Adapter with modes, load "
+                                  "and infer; see README, Adding an engine)" % (key, cell.adapter))
+        try:
+            cls.check_options(cell.options)
+        except ValueError as exc:
+            raise cfg.ConfigError("engines.%s.options: %s" % (cell.engine, exc))
 
 
 def start(config: Dict[str, Any], quiet: bool = False) -> Run:

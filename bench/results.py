@@ -16,7 +16,9 @@ SAMPLE_COLUMNS = ["run_id", "device", "engine", "mode", "sample_id", "pass", "gt
                   # the code grammar's reading (bench/grammar.py), timed apart: empty without a grammar
                   "pred_grammar", "correct_grammar", "grammar_far", "t_post_ms",
                   # the scenario's (bench/scenarios.py): images in the call that read it, wait before that call
-                  "batch_n", "queue_ms"]
+                  "batch_n", "queue_ms",
+                  # the engine's own timing of its stages within t_infer_ms, where it has them (adapters.base)
+                  "t_det_ms", "t_rec_ms"]
 SUMMARY_COLUMNS = ["engine", "mode", "status", "reason", "n", "strict_acc", "cer", "char_precision",
                    "char_recall", "t_pre_ms", "t_infer_ms", "t_total_ms", "t_total_p50_ms",
                    "t_total_p90_ms", "t_total_p99_ms", "fps", "peak_rss_mb", "model_mb",
@@ -29,7 +31,9 @@ SUMMARY_COLUMNS = ["engine", "mode", "status", "reason", "n", "strict_acc", "cer
                    # readings an engine marked as not sure (adapters.base.REJECT), and wrong ones it did not
                    "n_rejected", "n_wrong",
                    # how samples were fed (bench/scenarios.py) and on how many CPU threads (empty: the engine's default)
-                   "scenario", "batch", "batched", "streams", "rate_fps", "threads", "throughput_ips", "on_time"]
+                   "scenario", "batch", "batched", "streams", "rate_fps", "threads", "throughput_ips", "on_time",
+                   # the engine's models as it names them, and its stages' mean times where it times them
+                   "model", "t_det_ms", "t_rec_ms"]
 SampleKey = Tuple[str, str, int, str]  # engine, mode, pass, sample_id
 
 

@@ -13,6 +13,8 @@ import socket
 import time
 from typing import Any, Dict, List
 
+from bench.dataset import MISSING
+
 
 class ResumeRefused(Exception):
     """The run cannot be continued as asked; the message says what differs."""
@@ -67,6 +69,13 @@ def dataset_changes(started: Dict[str, Any], now: Dict[str, Any]) -> List[str]:
         out.append("the manifest %s has changed (sha256 %s... then, %s... now)"
                    % (started.get("path"), (started.get("manifest_sha256") or "?")[:12], now["manifest_sha256"][:12]))
     elif started.get("content_sha256") != now["content_sha256"]:
-        out.append("images named by %s have changed, appeared or gone (content sha256 %s... then, %s... now)"
-                   % (started.get("path"), (started.get("content_sha256") or "?")[:12], now["content_sha256"][:12]))
+        then, today = started.get("image_sha256") or {}, now.get("image_sha256") or {}
+        changed = ["%s (%s)" % (sample, "gone" if today.get(sample) == MISSING else
+                                "appeared" if then.get(sample) == MISSING else "changed")
+                   for sample in today if sample in then and then[sample] != today[sample]]
+        named = ": %s%s" % (", ".join(changed[:5]), " and %d more" % (len(changed) - 5) if len(changed) > 5 else "") \
+            if changed else ""
+        out.append("images named by %s have changed, appeared or gone%s (content sha256 %s... then, %s... now)"
+                   % (started.get("path"), named, (started.get("content_sha256") or "?")[:12],
+                      now["content_sha256"][:12]))
     return out

@@ -59,8 +59,8 @@ def parse(spec: Dict[str, Any], where: str) -> Scenario:
         return Scenario(name, spec.get("batch") or 1)
     if name == "multi-stream":
         rate = spec.get("rate_fps")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
-            raise ValueError("%s.rate_fps: multi-stream needs each camera's frames per second, a number > 0, "
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float("inf"):
+            raise ValueError("%s.rate_fps: multi-stream needs each camera's frames per second, a finite number > 0, "
                              "got %r" % (where, rate))
         streams = spec.get("streams") or 1
         return Scenario(name, spec.get("batch") or streams, streams, float(rate))
@@ -69,7 +69,8 @@ def parse(spec: Dict[str, Any], where: str) -> Scenario:
 
 def _blank() -> Dict[str, Any]:
     return {"pred": "", "t_pre_ms": None, "t_infer_ms": None, "t_total_ms": None, "error": "",
-            "pred_grammar": None, "grammar_far": None, "t_post_ms": None, "batch_n": None, "queue_ms": None}
+            "pred_grammar": None, "grammar_far": None, "t_post_ms": None, "batch_n": None, "queue_ms": None,
+            "t_det_ms": None, "t_rec_ms": None}
 
 
 def read_call(adapter, entries: List[Entry], image_opts: Dict[str, Any], post=None,
@@ -100,6 +101,7 @@ def read_call(adapter, entries: List[Entry], image_opts: Dict[str, Any], post=No
     if not live:
         return rows
     t1 = clock()
+    adapter.stage_ms = {}
     try:
         readings = [adapter.infer(inputs[0])] if len(inputs) == 1 else adapter.infer_batch(inputs)
         adapter.synchronize()
@@ -114,7 +116,8 @@ def read_call(adapter, entries: List[Entry], image_opts: Dict[str, Any], post=No
         waited = waited_ms[i] if waited_ms else 0.0
         rows[i].update(pred=pred, t_pre_ms=(t1 - t0) * 1e3, t_infer_ms=(t2 - t1) * 1e3,
                        t_total_ms=(t3 - t0) * 1e3 + waited, batch_n=len(live),
-                       queue_ms=waited if waited_ms else None)
+                       queue_ms=waited if waited_ms else None, t_det_ms=adapter.stage_ms.get("det"),
+                       t_rec_ms=adapter.stage_ms.get("rec"))
         if post is not None:
             t4 = clock()
             corrected = post(pred)

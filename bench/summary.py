@@ -1,5 +1,9 @@
 """Per-cell summary of a run: accuracy from the strings in samples.csv, latency from the
-timed samples (errors count as wrong readings and have no latency), and the cell's outcome."""
+timed samples (errors count as wrong readings and have no latency), and the cell's outcome.
+
+Accuracy counts images, not passes: with ``--passes N`` each image is scored once, on its
+first recorded pass (further passes repeat the timing, not the evidence), and ``n`` is the
+number of images; latency percentiles and throughput use every timed pass."""
 import math
 from typing import Any, Dict, List
 
@@ -18,6 +22,14 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
     with_grammar = any(row.get("grammar_far") not in (None, "") for row in rows)
     errors, timed = 0, []
     for row in rows:
+        if row["error"]:
+            errors += 1
+            continue
+        timed.append(row)
+        for key in times:
+            times[key].append(float(row[key]))
+    rows = first_passes(rows)
+    for row in rows:
         gt, pred = norm(row["gt"]), norm(row["pred"])
         scored.append(metrics.counts(pred, gt))
         if with_grammar:  # an error row has no reading, constrained or not
@@ -29,17 +41,12 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
                 post.append(float(row["t_post_ms"]))
         raw.append(metrics.counts(row["pred"], row["gt"]))
         token.append(metrics.code_token_counts(row["pred"], row["gt"]))
-        if row["error"]:
-            errors += 1
-            continue
-        timed.append(row)
-        for key in times:
-            times[key].append(float(row[key]))
     out: Dict[str, Any] = {"engine": engine, "mode": mode, "status": info.get("status", "pending"),
-                           "reason": info.get("reason", ""), "n": len(rows), "n_errors": errors,
+                           "reason": info.get("reason", ""), "n": len(rows),
+                           "n_errors": sum(1 for row in rows if row["error"]),
                            "peak_rss_mb": info.get("peak_rss_mb"), "model_mb": info.get("model_mb"),
                            "load_s": info.get("load_s"), "sys_peak_ram_mb": info.get("sys_peak_ram_mb"),
-                           "mean_power_w": info.get("mean_power_w")}
+                           "mean_power_w": info.get("mean_power_w"), "model": info.get("model")}
     if rows:
         out.update(metrics.corpus(scored))
         out["strict_acc_raw"] = metrics.corpus(raw)["strict_acc"]
@@ -55,13 +62,26 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
     if total.size:
         for key, values in times.items():
             out[key] = float(np.mean(values))
+        for key in ("t_det_ms", "t_rec_ms"):
+            staged = [float(row[key]) for row in timed if row.get(key) not in (None, "")]
+            out[key] = float(np.mean(staged)) if staged else None
         p50, p90, p99 = np.percentile(total, [50, 90, 99])
         out.update(t_total_p50_ms=float(p50), t_total_p90_ms=float(p90), t_total_p99_ms=float(p99))
         # W x ms = mJ; a GPU board's power is no measure of a cell that runs on the CPU
         if out["mean_power_w"] is not None and (info.get("power_scope") != "gpu" or mode not in CPU_MODES):
             out["energy_mj_per_sample"] = out["mean_power_w"] * out["t_total_ms"]
-    out.update(scenario_figures(info, timed, len(rows)))
+    out.update(scenario_figures(info, timed, len(timed) + errors))
     return out
+
+
+def first_passes(rows: List[Dict[str, str]]) -> List[Dict[str, str]]:
+    """Each sample's row of its first recorded pass: the rows that accuracy counts."""
+    first: Dict[str, Dict[str, str]] = {}
+    for row in rows:
+        kept = first.get(row["sample_id"])
+        if kept is None or int(row["pass"]) < int(kept["pass"]):
+            first[row["sample_id"]] = row
+    return list(first.values())
 
 
 def scenario_figures(info: Dict[str, Any], timed: List[Dict[str, str]], n: int) -> Dict[str, Any]:

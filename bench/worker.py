@@ -6,7 +6,7 @@ each sample it is given and reports one JSON line per event on its original stdo
 engine's own prints are sent to stderr. It writes no file: the runner records everything,
 so a worker that crashes, hangs or is killed loses only the sample in flight.
 
-Events: ``skipped {reason}``, ``loaded {load_s, model_mb, env, warmup_image, batched, threads}``,
+Events: ``skipped {reason}``, ``loaded {load_s, model_mb, env, warmup_image, batched, threads, model}``,
 ``warmup {i}``, ``sample {pass, sample_id, pred, t_pre_ms, t_infer_ms, t_total_ms, error, ...}``
 (fed as the cell's scenario says, bench/scenarios.py),
 ``done {peak_rss_mb}``, and ``error {reason}`` just before it dies of an exception.
@@ -122,7 +122,10 @@ def run(spec: Dict[str, Any], send) -> None:
     started = clock()
     try:
         options = dict(spec.get("options") or {})
-        if options.get("grammar") == "run":  # an engine that decodes within the run's code grammar, if any
+        if options.get("grammar") == "run":  # an engine that decodes within the run's code grammar
+            if not spec.get("grammar"):
+                raise ModeUnavailable("it decodes within the run's code grammar (options: {grammar: run}) and this "
+                                      "run has none (grammar: none, or no grammar.txt beside the manifest)")
             options["grammar"] = spec.get("grammar")
         adapter.load(spec["mode"], options)
         # an adapter may only find out here that the mode cannot run (INT8 engines are built
@@ -140,7 +143,8 @@ def run(spec: Dict[str, Any], send) -> None:
         return
     model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
     send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter),
-         warmup_image=warm.sample_id if warm else None, batched=bool(adapter.batches), threads=threads())
+         warmup_image=warm.sample_id if warm else None, batched=bool(adapter.batches), threads=threads(),
+         model=adapter.model)
     scenario = scenarios.Scenario(**spec.get("scenario") or {})
     for i in range(spec["warmup"] if warm else 0):
         error = scenarios.warm(scenario, adapter, warm, image_opts, post)

@@ -12,7 +12,7 @@ EMBEDDED = os.path.join(REPO, "datasets", "synth-codes")
 @pytest.fixture(scope="session")
 def small_dataset(tmp_path_factory):
     """Six generated frames with boxes, and a warm-up frame."""
-    from bench.synth import write_dataset
+    from synth.frames import write_dataset
 
     root = str(tmp_path_factory.mktemp("synth"))
     write_dataset(root, seed=7, count=6)

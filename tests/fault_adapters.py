@@ -99,3 +99,17 @@ class FailsToLoad(Echo):
 
         atexit.register(lambda: sys.stderr.write("ObjectCache(0x55d0)::~ObjectCache(): WARNING! LEAK! object\n"))
         raise RuntimeError("the model file is corrupt")
+
+
+class Flaky(Echo):
+    """Reads an image as ``text`` the first time it sees it and differently every time after:
+    a reading that changes between passes of the same image."""
+
+    def load(self, mode, options):
+        super().load(mode, options)
+        self.seen = {}
+
+    def infer(self, inputs):
+        key = int(inputs.sum()) % 1000003
+        self.seen[key] = self.seen.get(key, 0) + 1
+        return [Word(self.text + ("" if self.seen[key] == 1 else " %d" % self.seen[key]), (0, 0, 10, 10), 1.0)]

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from adapters.base import join_reading_order
 from bench import metrics
-from bench.synth import FONT_ROOT
+from synth.frames import FONT_ROOT
 from bench.worker import adapter_class
 from tests.conftest import EMBEDDED, bench, run_folder
 
@@ -64,7 +64,7 @@ def test_easyocr_onnx_graphs_match_its_float_networks(clean_label, tmp_path):
     assert join_reading_order(onnx.infer(onnx.preprocess(clean_label))) == text
 
 
-@pytest.mark.parametrize("engine", ["easyocr", "paddleocr", "rapidocr", "tesseract"])
+@pytest.mark.parametrize("engine", ["easyocr", "paddleocr", "rapidocr", "ppocrv6", "tesseract"])
 def test_engine_reads_a_clean_label_on_cpu(engine, clean_label):
     adapter = adapter_class("adapters.%s:Adapter" % engine)()
     adapter.load("cpu", {})
@@ -83,13 +83,13 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 36  # 6 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr, fots,
+    assert len(rows) == 41  # 7 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr, fots,
     # charcls, fots-grammar, charcls-reject; gpu-fp16 for fots
     assert rows[("fots-grammar", "onnx-cpu")]["status"] == rows[("charcls-reject", "onnx-cpu")]["status"] == "ok"
     for key, row in rows.items():  # the embedded set's grammar.txt: a constrained reading for every ok cell
         if row["status"] == "ok":
             assert row["strict_acc_grammar"] != "" and row["n_grammar_worse"] != "", key
-    for engine in ("easyocr", "paddleocr", "rapidocr", "tesseract", "fots", "charcls"):
+    for engine in ("easyocr", "paddleocr", "rapidocr", "ppocrv6", "tesseract", "fots", "charcls"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]
         assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1
@@ -100,8 +100,38 @@ def test_default_suite_on_embedded_images(tmp_path):
             assert row["status"] in ("skipped", "ok"), row
             assert row["status"] == "ok" or row["reason"], row
     assert "quantisation-aware" in rows[("paddleocr", "trt-int8")]["reason"]
+    assert "not calibrated" in rows[("ppocrv6", "trt-int8")]["reason"]
+    assert "onnxruntime-gpu" in rows[("ppocrv6", "gpu")]["reason"]  # no CUDA provider here: skipped, never faked
+    assert rows[("ppocrv6", "cpu")]["model"] == "PP-OCRv6 small (det + rec)"
+    assert rows[("rapidocr", "cpu")]["model"] == "PP-OCRv4 (det + rec)"
+    assert float(rows[("ppocrv6", "cpu")]["t_det_ms"]) > 0 and float(rows[("ppocrv6", "cpu")]["t_rec_ms"]) > 0
     with open(os.path.join(folder, "cells.json")) as f:
         cells = json.load(f)
     for cell in ("easyocr/cpu", "fots/cpu"):  # what GPU stack the engine's build carries
         assert {"torch-cuda", "torch-cudnn"} <= set(cells[cell]["env"]["packages"]), cell
     assert cells["paddleocr/cpu"]["env"]["packages"]["paddle-cuda"] == "none"  # the CPU build
+    assert cells["ppocrv6/cpu"]["env"]["packages"]["rapidocr"] == "3.10.0"
+
+
+def test_ppocrv6_threads_reach_its_sessions_and_an_old_python_is_a_skip(clean_label, monkeypatch):
+    """The suite's threads reach every ONNX Runtime session of the pipeline (the harness
+    makes them; rapidocr's own config gets them too), nothing outside the wheel is read, and
+    an interpreter older than 3.8 is a skip with the reason, not a failure."""
+    from adapters.base import THREADS_ENV, ModeUnavailable
+    from adapters import ppocrv6
+
+    monkeypatch.setenv(THREADS_ENV, "1")
+    adapter = adapter_class("adapters.ppocrv6:Adapter")()
+    adapter.load("cpu", {"det_limit_type": "min", "det_limit_side_len": 160})
+    engine = adapter._engine
+    for stage in (engine.text_det, engine.text_rec):
+        options = stage.session.session.get_session_options()
+        assert options.intra_op_num_threads == 1
+    assert engine.cfg.EngineConfig.onnxruntime.intra_op_num_threads == 1
+    assert all(os.path.dirname(f).endswith(os.path.join("rapidocr", "models")) for f in adapter.model_files())
+    text = join_reading_order(adapter.infer(adapter.preprocess(clean_label)))
+    assert metrics.normalize(text) == "LOT2215029520EXP08/2023", text
+    assert adapter.stage_ms["det"] > 0 and adapter.stage_ms["rec"] > 0
+    monkeypatch.setattr(ppocrv6.sys, "version_info", (3, 6, 9, "final", 0))
+    with pytest.raises(ModeUnavailable, match="Python >= 3.8"):
+        ppocrv6.Adapter().load("cpu", {})

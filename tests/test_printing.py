@@ -5,8 +5,9 @@ import os
 import numpy as np
 from fontTools.ttLib import TTFont
 
-from models.fots import data, printing
+from models.fots import data
 from models.fots.net import VOCAB
+from synth import printing
 
 
 def test_the_same_index_gives_the_same_crop_and_others_differ():

@@ -4,7 +4,7 @@ import os
 
 from fontTools.ttLib import TTFont
 
-from bench import synth
+from synth import frames as synth
 from tests.conftest import EMBEDDED
 
 

@@ -173,7 +173,7 @@ def test_resume_refuses_a_changed_manifest_and_options_it_cannot_honour(tmp_path
 @pytest.mark.parametrize("args, message", [
     (["--limit", "-5"], "limit: must be an integer >= 1, got -5"),
     (["--limit", "0"], "limit: must be an integer >= 1, got 0"),
-    (["--timeout", "0"], "timeout_s: must be a number > 0, got 0.0"),
+    (["--timeout", "0"], "timeout_s: must be a finite number > 0, got 0.0"),
     (["--modes", "tpu"], "--modes: tpu not among cpu, gpu"),
     (["--modes", "trt-fp16"], "--modes trt-fp16: no engine here has such a mode (echo: cpu)"),
 ])
@@ -187,7 +187,7 @@ def test_settings_out_of_range_are_named(tmp_path, small_dataset, args, message)
 def test_suite_values_and_files_that_do_not_parse_are_named(tmp_path, small_dataset):
     suite = write_suite(tmp_path / "suite.json", {"echo": ECHO}, timeout_s="ten")
     proc = bench("--config", suite, "--dataset", small_dataset)
-    assert proc.returncode == 2 and "timeout_s: must be a number > 0, got 'ten'" in proc.stderr
+    assert proc.returncode == 2 and "timeout_s: must be a finite number > 0, got 'ten'" in proc.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("engines:\n  echo: {modes: [cpu]\nwarmup: 1\n")
     proc = bench("--config", bad, "--dataset", small_dataset)

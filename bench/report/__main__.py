@@ -33,6 +33,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ReportError as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
+    except OSError as exc:  # the report folder cannot be written: nothing else is touched
+        print("error: cannot write the report into %s: %s%s" % (args.out, exc.strerror or exc,
+                                                                ": " + exc.filename if exc.filename else ""),
+              file=sys.stderr)
+        return 2
     print(path)
     return 0
 

@@ -34,6 +34,13 @@ def collapses(cells: pd.DataFrame, published: bool = False) -> List[str]:
     return found
 
 
+def unstable_passes(cells: pd.DataFrame) -> List[str]:
+    """A warning for each cell whose passes read some image differently."""
+    return ["%s %s read %d of its %d images differently in different passes (the first: %s); its accuracy "
+            "counts each image's first pass" % (r.engine, cell_label(r.device, r.mode), r.differ, r.images, r.first)
+            for r in cells.itertuples()]
+
+
 def warnings(results: Results, summary: pd.DataFrame, references: pd.DataFrame) -> List[str]:
     out: List[str] = []
     ok = summary[summary["status"] == "ok"]

@@ -22,11 +22,11 @@ def read_references(path: Optional[str]) -> pd.DataFrame:
 
 
 def _paired(scored: pd.DataFrame, summary: pd.DataFrame, hashes: Dict[str, str]) -> pd.DataFrame:
-    """McNemar tests for cells that read the same samples of the same dataset: within an
-    engine across modes and devices, and across engines within a device and mode."""
+    """McNemar tests for cells that read the same images of the same dataset (``scored``: one
+    row per image): within an engine across modes and devices, and across engines within a
+    device and mode."""
     ok = summary[summary["status"] == "ok"]
-    keyed = scored.assign(key=scored["sample_id"] + "#" + scored["pass"].astype(str),
-                          dataset=scored["run_id"].map(hashes))
+    keyed = scored.assign(key=scored["sample_id"], dataset=scored["run_id"].map(hashes))
     series = {(e, m, d): g.set_index("key")["correct"] for (e, m, d), g in keyed.groupby(["engine", "mode", "device"])}
     datasets = {(e, m, d): set(g["dataset"]) for (e, m, d), g in keyed.groupby(["engine", "mode", "device"])}
     cells = [(r.engine, r.mode, r.device) for r in ok.itertuples() if (r.engine, r.mode, r.device) in series]
@@ -98,29 +98,35 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
     references = read_references(references_path)
     normalize = {run.meta["run_id"]: run.meta["config"].get("normalize", {}) for run in results.runs}
     hashes = {run.meta["run_id"]: run.meta["dataset"].get("content_sha256") for run in results.runs}
-    scored = scores.score(results.samples, normalize)
-    intervals = {key: stats.bootstrap(group) for key, group in scored.groupby(["engine", "mode", "device"])}
+    every_pass = scores.score(results.samples, normalize)
+    scored = scores.first_passes(every_pass)  # accuracy, intervals and paired tests count images
+    times = {key: group["t_total_ms"] for key, group in every_pass.groupby(["engine", "mode", "device"])}
+    intervals = {key: stats.bootstrap(group, times=times[key])
+                 for key, group in scored.groupby(["engine", "mode", "device"])}
     ok = summary[summary["status"] == "ok"]
     source = references["source"].iloc[0] if not references.empty else ""
 
     md = ["# %s" % title, "",
           "Generated %s from %d run(s) on %s. Metrics are defined in the harness README; "
-          "intervals are 95%% percentile-bootstrap intervals over samples (%d resamples)."
+          "intervals are 95%% percentile-bootstrap intervals over images (%d resamples); accuracy, its "
+          "intervals and the paired tests count each image once (its first pass), latency uses every timed pass."
           % (datetime.date.today().isoformat(), len(results.runs), ", ".join(devices), stats.BOOTSTRAP), ""]
-    warns = checks.warnings(results, summary, references)
+    warns = checks.warnings(results, summary, references) + checks.unstable_passes(scores.unstable(every_pass))
     md += ["## Warnings", ""] + (["- " + w for w in warns] if warns else ["None."]) + [""]
 
     md += ["## Results per engine", ""]
     for engine in engines:
         table = tables.engine_table(summary, references, engine, order, devices)
+        models = tables.engine_models(summary, engine)
+        heading = "### %s" % engine + (" (%s)" % models if models else "")
         if table.empty:
-            md += ["### %s" % engine, "", "No cell ran (see warnings).", ""]
+            md += [heading, "", "No cell ran (see warnings).", ""]
             continue
         table.to_csv(os.path.join(out, "tables", "%s.csv" % engine), index_label="metric")
         text = tables.formatted(table)
         with open(os.path.join(out, "tables", "%s.tex" % engine), "w") as f:
             f.write(tables.to_latex(text, "%s: measured and published results" % engine))
-        md += ["### %s" % engine, "", tables.to_markdown(text), ""]
+        md += [heading, "", tables.to_markdown(text), ""]
         if any(c.endswith(tables.REFERENCE_MARK) for c in table.columns):
             md += [REFERENCE_NOTE % source, ""]
 

@@ -44,8 +44,12 @@ class Results:
         return pd.concat([r.summary for r in self.runs], ignore_index=True)
 
 
-def find_runs(paths: List[str]) -> List[str]:
-    """Every folder holding a run.json, under the given folders (or the folders themselves)."""
+RUN_FILES = ("samples.csv", "summary.csv", "cells.json")  # a folder with any of them but no run.json: a broken run
+
+
+def find_runs(paths: List[str], notes: Optional[List[str]] = None) -> List[str]:
+    """Every folder holding a run.json, under the given folders (or the folders themselves).
+    A folder with a run's other files but no run.json is left out with a note in ``notes``."""
     found = []
     for path in paths:
         if not os.path.exists(path):
@@ -58,12 +62,16 @@ def find_runs(paths: List[str]) -> List[str]:
             if "run.json" in files:
                 found.append(dirpath)
                 dirnames[:] = []
+            elif notes is not None and any(name in files for name in RUN_FILES):
+                notes.append("%s: holds %s but no run.json, so it is left out of this report (a run copied in "
+                             "part? copy its run.json too)" % (dirpath, ", ".join(n for n in RUN_FILES if n in files)))
     if not found:
         raise ReportError("no result folder (with run.json) under %s" % ", ".join(paths))
     return found
 
 
-TEXT_COLUMNS = {"run_id", "device", "engine", "mode", "sample_id", "gt", "pred", "error", "status", "reason", "scenario"}
+TEXT_COLUMNS = {"run_id", "device", "engine", "mode", "sample_id", "gt", "pred", "error", "status", "reason", "scenario",
+                "pred_grammar", "model"}
 
 
 def _read_csv(path: str, needs: List[str], what: str, notes: List[str]) -> pd.DataFrame:
@@ -128,9 +136,10 @@ def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
     """All runs under the paths. Where two runs of one device on one dataset cover the same
     engine x mode, the later run's cell is kept and a note says so. When the runs used
     several datasets, each device's label names its dataset."""
-    runs = sorted((load_run(f, aliases or {}) for f in find_runs(paths)),
+    skipped: List[str] = []
+    runs = sorted((load_run(f, aliases or {}) for f in find_runs(paths, skipped)),
                   key=lambda r: (r.meta.get("started") or "", r.meta["run_id"]))
-    notes = [note for run in runs for note in run.notes]
+    notes = skipped + [note for run in runs for note in run.notes]
     if len({r.meta["dataset"].get("content_sha256") for r in runs}) > 1:
         for run in runs:  # several datasets: name each device's dataset, so cells stay apart
             name = os.path.basename(os.path.dirname(run.meta["dataset"].get("path") or "")) or "?"

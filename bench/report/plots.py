@@ -109,18 +109,33 @@ def accuracy_latency(ok: pd.DataFrame, engines: List[str], path: str) -> str:
     return path
 
 
+CONFUSION_COLUMNS = 2  # panels per row: about 7 inches wide, legible at a page's text width
+
+
+def _char(c: str) -> str:
+    """A character as the plot shows it: a rejected one (U+FFFD, adapters.base.REJECT) by name,
+    a space visibly."""
+    return {"\ufffd": "rejected", " ": "space"}.get(c, c)
+
+
 def confusions(per_engine: Dict[str, list], path: str) -> str:
-    """The most frequent substitutions, true → read, per engine."""
+    """The most frequent substitutions, true → read, per engine: a grid of at most
+    ``CONFUSION_COLUMNS`` panels a row, so that a report of many engines stays legible."""
     engines = [e for e, pairs in per_engine.items() if pairs]
-    fig, axes = plt.subplots(1, max(1, len(engines)), figsize=(3.2 * max(1, len(engines)) + 0.5, 3.8), squeeze=False)
-    for ax, engine in zip(axes[0], engines):
+    columns = max(1, min(CONFUSION_COLUMNS, len(engines)))
+    rows = max(1, -(-len(engines) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns + 0.5, 3.4 * rows + 0.6), squeeze=False)
+    for ax in axes.flat[len(engines):]:
+        ax.set_visible(False)
+    for ax, engine in zip(axes.flat, engines):
         pairs = per_engine[engine]
         ax.barh(range(len(pairs)), [n for _, _, n in pairs][::-1], color="tab:red", alpha=0.8)
         ax.set_yticks(range(len(pairs)))
-        ax.set_yticklabels(["%s → %s" % (a, b) for a, b, _ in pairs][::-1], family="monospace")
+        ax.set_yticklabels(["%s → %s" % (_char(a), _char(b)) for a, b, _ in pairs][::-1], family="monospace")
         ax.set_title(engine)
         ax.set_xlabel("substitutions")
     if not engines:
+        axes[0][0].set_visible(True)
         axes[0][0].text(0.5, 0.5, "no substitutions", ha="center")
     fig.suptitle("Most frequent character confusions (true → read)")
     fig.savefig(path)

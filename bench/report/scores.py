@@ -27,6 +27,30 @@ def score(samples: pd.DataFrame, normalize_by_run: Dict[str, dict]) -> pd.DataFr
     return pd.concat([out, counts], axis=1)
 
 
+CELL = ["run_id", "engine", "mode", "device"]
+
+
+def first_passes(scored: pd.DataFrame) -> pd.DataFrame:
+    """Each image's row of its first recorded pass, per cell: what accuracy, its intervals
+    and the paired tests count (further passes repeat the timing, not the evidence)."""
+    return scored.sort_values("pass", kind="stable").drop_duplicates(CELL + ["sample_id"]).sort_index()
+
+
+def unstable(scored: pd.DataFrame) -> pd.DataFrame:
+    """Cells whose passes read some image differently: engine, mode, device, images, how many
+    differ, and the first such image."""
+    rows = []
+    for (run, engine, mode, device), cell in scored.groupby(CELL, sort=False):
+        if cell["pass"].nunique() < 2:
+            continue
+        readings = cell.groupby("sample_id", sort=False)["pred_norm"].nunique()
+        differ = readings[readings > 1]
+        if len(differ):
+            rows.append({"engine": engine, "mode": mode, "device": device, "images": len(readings),
+                         "differ": len(differ), "first": differ.index[0]})
+    return pd.DataFrame(rows)
+
+
 def confusions(scored: pd.DataFrame) -> Counter:
     """(true character, read character) -> how often one was substituted for the other."""
     found: Counter = Counter()

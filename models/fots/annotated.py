@@ -10,9 +10,12 @@ save instead. The benchmark reads such a manifest too, one line per sample.
     img/0001.jpg,EXP 08/2023,112,126,260,38,
     img/0002.jpg,L2215 10:22,96,60,380,40,test
 
-Training crops each image around its lines with a random margin, puts the crop on the
-canvas at a random offset and passes it through the generator's camera (blur, noise, light,
-JPEG), as it does with generated frames.
+Fine-tuning trains the reader's line recogniser on each line of the training photos
+(``lines``: cut out with the surface around it, as synth/lines.py cuts generated lines, then
+seen as a detector's box and a camera would give it), and reads the held-out photos end to
+end, each cropped around its lines (``crop``). Images are decoded as the benchmark decodes
+them (bench/dataset.py), so a file the benchmark refuses (a truncated JPEG, say) is refused
+here too, by file and row.
 """
 import hashlib
 import os
@@ -22,9 +25,10 @@ from typing import Dict, List, NamedTuple, Tuple
 import cv2
 import numpy as np
 
-from bench.dataset import read_manifest
-from models.fots import data, printing
+from bench.dataset import Entry, SampleError, decode, read_bytes, read_manifest
 from models.fots.net import VOCAB
+from synth import printing
+from synth.lines import LineSample, cut_lines
 
 MIN_IMAGES = 5  # fewer cannot give a held-out image and still train on several
 HOLD_OUT_EVERY = 10  # without split: test rows, every tenth image is held out
@@ -37,6 +41,7 @@ class AnnotationError(Exception):
 class Photo(NamedTuple):
     path: str
     lines: List[Tuple[Tuple[float, float, float, float], str]]  # (x0, y0, x1, y1), text, top to bottom
+    where: str  # its first manifest row, for messages
 
 
 class Annotated(NamedTuple):
@@ -75,19 +80,17 @@ def load(location: str, mapping: Dict[str, str] = None, drop_unknown: bool = Fal
         if not text:
             raise AnnotationError("%s (%s): empty text; a line box needs the line's text" % (entry.where, entry.path))
         x, y, w, h = entry.box
-        photos.setdefault(entry.path, []).append(((float(x), float(y), float(x + w), float(y + h)), text, entry.where))
+        photos.setdefault(entry.path, []).append(((float(x), float(y), float(x + w), float(y + h)), text, entry))
         held[entry.path] = held.get(entry.path, False) or entry.split == "test"
     if len(photos) < MIN_IMAGES:
         raise AnnotationError("%s: %d image(s), too few to hold any out and still train; annotate at least %d"
                               % (manifest, len(photos), MIN_IMAGES))
-    for path, lines in photos.items():  # every box on its image, checked once per image
-        image = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise AnnotationError("%s: cannot decode image %s" % (lines[0][2], path))
-        for (x0, y0, x1, y1), _, where in lines:
+    for path, lines in photos.items():  # every image decodes as the benchmark decodes it, every box on it
+        image = read_gray(lines[0][2])
+        for (x0, y0, x1, y1), _, entry in lines:
             if x1 > image.shape[1] or y1 > image.shape[0]:
                 raise AnnotationError("%s: box (%g,%g,%g,%g) reaches past the %dx%d image %s"
-                                      % (where, x0, y0, x1 - x0, y1 - y0, image.shape[1], image.shape[0], path))
+                                      % (entry.where, x0, y0, x1 - x0, y1 - y0, image.shape[1], image.shape[0], path))
     chosen = "split: test rows"
     if not any(held.values()):
         chosen = "every %dth image (no split: test rows)" % HOLD_OUT_EVERY
@@ -96,7 +99,7 @@ def load(location: str, mapping: Dict[str, str] = None, drop_unknown: bool = Fal
     out: Dict[bool, List[Photo]] = {True: [], False: []}
     for path, lines in photos.items():
         ordered = sorted(lines, key=lambda line: (line[0][1] + line[0][3]) / 2)
-        out[held[path]].append(Photo(path, [(box, text) for box, text, _ in ordered]))
+        out[held[path]].append(Photo(path, [(box, text) for box, text, _ in ordered], lines[0][2].where))
     if not out[False]:
         raise AnnotationError("%s: every image is marked split: test; nothing is left to train on" % manifest)
     with open(manifest, "rb") as f:
@@ -107,22 +110,38 @@ def load(location: str, mapping: Dict[str, str] = None, drop_unknown: bool = Fal
     return Annotated(out[False], out[True], about)
 
 
-def sample(photo: Photo, rng: np.random.Generator, augment: bool = True) -> data.TrainingSample:
-    """A photo cropped around its lines (a random margin when ``augment``, else a fixed
-    one), on the canvas at a random offset, through the generator's camera."""
-    gray = cv2.imread(photo.path, cv2.IMREAD_GRAYSCALE)
+def read_gray(entry: Entry) -> np.ndarray:
+    """A photo as the benchmark reads it (grey, uncropped); AnnotationError naming the file and
+    row when it cannot be read or decoded (missing, empty, corrupt, truncated)."""
+    try:
+        return decode(read_bytes(entry), entry, grayscale=True, crop=False)
+    except SampleError as exc:
+        raise AnnotationError(str(exc))
+
+
+def _gray(photo: Photo) -> np.ndarray:
+    gray = cv2.imread(photo.path, cv2.IMREAD_GRAYSCALE)  # checked by ``load``
+    if gray is None:
+        raise AnnotationError("%s: cannot read image %s any more" % (photo.where, photo.path))
+    return gray
+
+
+def lines(photo: Photo) -> List[LineSample]:
+    """Each line of a photo with the surface around it, as the line recogniser trains on it."""
+    return cut_lines(_gray(photo), [box for box, _ in photo.lines], [text for _, text in photo.lines],
+                     "photo:" + os.path.basename(photo.path))
+
+
+def crop(photo: Photo) -> Tuple[np.ndarray, List[Tuple[float, float, float, float]]]:
+    """A photo cropped around its lines (a twentieth of their width at the sides, a third of a
+    line above and below), as the benchmark reads a manifest's box; the lines' boxes in it."""
+    gray = _gray(photo)
     boxes = np.array([box for box, _ in photo.lines])
-    x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
-    x1, y1 = boxes[:, 2].max(), boxes[:, 3].max()
-    w, h = x1 - x0, (y1 - y0) / len(photo.lines)
-    margins = (rng.uniform(0.0, 0.4, 2) * w, rng.uniform(0.0, 0.8, 2) * h) if augment else ((0.05 * w,) * 2, (0.3 * h,) * 2)
-    cx0, cx1 = int(max(0, x0 - margins[0][0])), int(min(gray.shape[1], x1 + margins[0][1]))
-    cy0, cy1 = int(max(0, y0 - margins[1][0])), int(min(gray.shape[0], y1 + margins[1][1]))
-    crop = gray[cy0:cy1, cx0:cx1]
-    if augment and rng.random() < 0.5:  # light, blur, noise, JPEG: as another camera would take it
-        crop = printing.camera(rng, crop.astype(np.float32) / 255.0)
-    moved = [(bx0 - cx0, by0 - cy0, bx1 - cx0, by1 - cy0) for bx0, by0, bx1, by1 in boxes]
-    return data.placed(rng if augment else np.random.default_rng(0), crop, moved, [text for _, text in photo.lines])
+    x0, y0, x1, y1 = boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max()
+    mx, my = 0.05 * (x1 - x0), 0.3 * (y1 - y0) / len(photo.lines)
+    cx0, cy0 = int(max(0, x0 - mx)), int(max(0, y0 - my))
+    cx1, cy1 = int(min(gray.shape[1], x1 + mx)), int(min(gray.shape[0], y1 + my))
+    return gray[cy0:cy1, cx0:cx1], [(a - cx0, b - cy0, c - cx0, d - cy0) for a, b, c, d in boxes]
 
 
 def write_example(out: str, count: int, test: int, held_out: str = "technique", seed: int = 77) -> str:

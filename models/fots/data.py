@@ -10,7 +10,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import cv2
 import numpy as np
 
-from models.fots.net import SHRINK, VOCAB
+from models.fots.net import SHRINK
 
 CANVAS_H, CANVAS_W = 128, 512
 MAX_UPSCALE = 3.0
@@ -18,13 +18,13 @@ TRAIN_SEED = 20240801  # the generator's seed; training indices never overlap th
 TRAIN_START = 10000  # first training index (the embedded set is 0-199)
 VALID_START = 5000  # 5000-5999: validation, disjoint from both
 VALID_FRAMES = 1000
-DIGITS = "0123456789"
 
 
 class Canvas(NamedTuple):
     image: np.ndarray  # (CANVAS_H, CANVAS_W) float32 in [0, 1]
     scale: float  # canvas pixels per source pixel
     offset: Tuple[float, float]  # where the source's (0, 0) lies on the canvas
+    source: Optional[np.ndarray] = None  # the grey uint8 source, whose pixels the line recogniser reads
 
 
 def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0)) -> Canvas:
@@ -37,7 +37,7 @@ def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0)) -> 
     ox = int(min(offset_xy[0], CANVAS_W - nw))
     oy = int(min(offset_xy[1], CANVAS_H - nh))
     canvas[oy:oy + nh, ox:ox + nw] = resized
-    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)))
+    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)), gray)
 
 
 class TrainingSample(NamedTuple):
@@ -45,24 +45,19 @@ class TrainingSample(NamedTuple):
     boxes: List[Tuple[float, float, float, float]]  # each line, x0 y0 x1 y1 on the canvas
     texts: List[str]
     style: Optional[tuple] = None  # printing.Style of a printing-style frame
-
-
-def random_line(rng: np.random.Generator) -> str:
-    """6 to 40 characters of the vocabulary in no grammar (digits twice as likely): text
-    whose every character must be read from the image, not guessed from the code's form."""
-    chars = DIGITS + VOCAB.replace(" ", "")
-    return "".join(chars[i] for i in rng.integers(0, len(chars), int(rng.integers(6, 41))))
+    canvas: Optional[Canvas] = None  # the canvas with its source, for recognisers reading the lines' pixels
 
 
 def training_sample(index: int, seed: int = TRAIN_SEED, random_lines: float = 0.0,
                     styles: float = 0.0, held_out: Optional[str] = None) -> TrainingSample:
     """Training frame ``index``: with probability ``styles`` a crop from the printing-style
-    generator (models/fots/printing.py; ``held_out`` as its ``render`` takes it), else a
+    generator (synth/printing.py; ``held_out`` as its ``render`` takes it), else a
     frame of the benchmark's generator cropped around its code with a random context
     margin; randomly placed on the canvas. With probability ``random_lines`` the code is a
-    ``random_line`` instead. Deterministic in its arguments."""
-    from bench.synth import render
-    from models.fots import printing
+    random line of code characters (synth.lines.random_line) instead. Deterministic in its arguments."""
+    from synth import printing
+    from synth.frames import render
+    from synth.lines import random_line
 
     text_rng = np.random.default_rng([seed, index, 3])
     lines = [random_line(text_rng)] if text_rng.random() < random_lines else None
@@ -92,7 +87,7 @@ def placed(rng: np.random.Generator, crop: np.ndarray, boxes, texts: List[str]) 
     ox, oy = canvas.offset
     moved = [(bx0 * canvas.scale + ox, by0 * canvas.scale + oy, bx1 * canvas.scale + ox, by1 * canvas.scale + oy)
              for bx0, by0, bx1, by1 in boxes]
-    return TrainingSample(canvas.image, moved, list(texts))
+    return TrainingSample(canvas.image, moved, list(texts), canvas=canvas)
 
 
 def targets(boxes: List[Tuple[float, float, float, float]], stride: int = 4,

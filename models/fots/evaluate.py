@@ -6,7 +6,7 @@ between the two is what detection costs.
     python -m models.fots.evaluate models/fots/weights/fots-b0 --styles 300
 
 ``--frames``: the benchmark's generator, one JSON line per group of codes (PRO/EXP lines,
-the others, all). ``--styles``: the printing-style generator (models/fots/printing.py), a
+the others, all). ``--styles``: the printing-style generator (synth/printing.py), a
 markdown table per family, technique, surface and format of the trained styles, and one row
 for each part held out of training (a family, a technique, a format), each read on as many
 frames. Training calls ``validate`` at each save, on fewer frames.
@@ -20,21 +20,24 @@ import numpy as np
 import torch
 
 from bench import metrics
-from models.fots import data, decode, printing, reader
+from models.fots import data, decode, reader
+from synth import printing
 
 
 def read_sample(backend, sample: data.TrainingSample) -> Tuple[str, str]:
     """The text read from a frame, its lines top to bottom: through the detected boxes, and
-    through the true ones on the same features."""
-    (found,), feats, rois = reader.detect(backend, [data.to_canvas((sample.image * 255).astype(np.uint8))])
-    detected = rois[np.argsort([(box[1] + box[3]) / 2 for box, _ in found])]
-    true = np.array([[0.0, *box] for box in sorted(sample.boxes, key=lambda b: (b[1] + b[3]) / 2)], np.float32)
+    through the true ones on the same features (the line recogniser reading the canvas's
+    own pixels)."""
+    canvas = data.to_canvas((sample.image * 255).astype(np.uint8))
+    (found,), feats, _ = reader.detect(backend, [canvas])
 
-    def text(rois: np.ndarray) -> str:
-        lines = decode.ctc_greedy(backend.recognize(feats, rois)) if len(rois) else []
-        return metrics.normalize("".join(line for line, _ in lines))
+    def text(boxes) -> str:
+        boxes = sorted(boxes, key=lambda b: (b[1] + b[3]) / 2)
+        rois = np.array([[0.0] + list(box) for box in boxes], np.float32).reshape(-1, 5)
+        log_probs = reader.recognize(backend, [canvas], [[(box, 1.0) for box in boxes]], feats, rois)
+        return metrics.normalize("".join(decode.ctc_greedy(lp[:, None])[0][0] for lp in log_probs))
 
-    return text(detected), text(true.reshape(-1, 5))
+    return text([box for box, _ in found]), text(sample.boxes)
 
 
 def truth(sample: data.TrainingSample) -> str:

@@ -1,6 +1,8 @@
 """The FOTS reader as two ONNX graphs, detector (image -> score, geometry, features) and
-recogniser (features, line boxes -> CTC log-probabilities), with box decoding between them
-in numpy as in PyTorch. Used by the ``onnx-cpu`` mode and as the input of TensorRT builds.
+recogniser (the lines' own pixels, and for the ``features`` and ``both`` recognisers the
+features and line boxes -> CTC log-probabilities), with box decoding and line cutting
+between them in numpy as in PyTorch. Used by the ``onnx-cpu`` mode and as the input of
+TensorRT builds.
 
     python -m models.fots.export --out /tmp/fots-onnx
 """
@@ -12,7 +14,7 @@ from typing import Tuple
 import torch
 import torch.nn as nn
 
-from models.fots import data
+from models.fots import data, lines
 from models.fots.net import FOTS
 
 OPSET = 17
@@ -34,8 +36,11 @@ class Recognizer(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, feats: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
-        return self.model.recognize(feats, rois)
+    def forward(self, feats: torch.Tensor, rois: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.recognize(feats, rois, pixels)
+
+
+INPUTS = {"features": ("features", "rois"), "pixels": ("lines",), "both": ("features", "rois", "lines")}
 
 
 def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
@@ -46,6 +51,7 @@ def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
     with torch.no_grad():
         feats = detector(images)[2]
     rois = torch.tensor([[0.0, 4.0, 8.0, 200.0, 30.0], [0.0, 10.0, 40.0, 300.0, 70.0]])
+    pixels = torch.zeros(2, 1, lines.HEIGHT, 256)
     paths = (os.path.join(folder, "detector.onnx"), os.path.join(folder, "recognizer.onnx"))
     # the TorchScript exporter: dynamo=False where torch (>= 2.5) offers a choice
     legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
@@ -53,9 +59,23 @@ def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
     torch.onnx.export(detector, (images,), paths[0], input_names=["images"],
                       output_names=["score", "geometry", "features"], opset_version=opset,
                       dynamic_axes={"images": batch, "score": batch, "geometry": batch, "features": batch}, **legacy)
-    torch.onnx.export(recognizer, (feats, rois), paths[1], input_names=["features", "rois"],
+    names = INPUTS[model.recognizer]
+    axes = {"features": batch, "rois": {0: "lines"}, "lines": {0: "lines", 3: "width"},
+            "log_probs": {0: "steps", 1: "lines"}}
+    given = {"features": feats, "rois": rois, "lines": pixels}
+
+    class Inputs(nn.Module):  # the recogniser with only the inputs its kind reads
+        def __init__(self) -> None:
+            super().__init__()
+            self.recognizer = recognizer
+
+        def forward(self, *args):
+            named = dict(zip(names, args))
+            return self.recognizer(named.get("features"), named.get("rois"), named.get("lines"))
+
+    torch.onnx.export(Inputs().eval(), tuple(given[n] for n in names), paths[1], input_names=list(names),
                       output_names=["log_probs"], opset_version=opset,
-                      dynamic_axes={"features": batch, "rois": {0: "lines"}, "log_probs": {1: "lines"}}, **legacy)
+                      dynamic_axes={k: v for k, v in axes.items() if k in names or k == "log_probs"}, **legacy)
     return paths
 
 

@@ -1,16 +1,20 @@
-"""Fine-tune the FOTS code reader on a user's own annotated photos (models/fots/annotated.py
-says how to annotate), from the committed weights or named ones, with generated frames
-mixed in so that it keeps what it knew. Uses the GPU when there is one.
+"""Fine-tune the reader's line recogniser on a user's own annotated photos
+(models/fots/annotated.py says how to annotate), from the committed reader or named weights,
+with generated lines mixed into every batch so that it keeps what it knew. The detector is
+kept as it is. Uses the GPU when there is one.
 
     make train-fots DATASET=path/to/photos MINUTES=20
     python -m models.fots.finetune path/to/photos --minutes 20 [--from WEIGHTS] [--out FOLDER]
 
 The photos' ``split: test`` rows (or, without any, every tenth image) are never trained on;
-each save reads them end to end (``valid_user_exact``, ``valid_user_cer`` in ``train.log``
-and ``config.json``) beside the generator's validation frames. The weights folder (default
+each validation reads them end to end, detector and recogniser (``valid_user_exact``,
+``valid_user_cer`` in ``train.log`` and ``config.json``), beside generated validation lines;
+the weights kept are those that read the held-out photos best. The weights folder (default
 ``results/fots-weights/<dataset>``) holds ``model.pt`` and a ``config.json`` with the data's
-manifest and its sha256, the weights it started from, the command and the steps; a suite names
-it to benchmark it beside the committed reader:
+manifest and its sha256, the weights it started from, the command and the steps. Run again
+into the same folder, it continues that run (``--resume`` or not); a folder that holds a run
+on another manifest is refused. A suite names the folder to benchmark it beside the
+committed reader:
 
     engines:
       fots-mine: {adapter: "adapters.fots:Adapter", modes: [cpu], options: {weights: results/fots-weights/photos}}
@@ -19,49 +23,93 @@ import argparse
 import json
 import os
 import sys
-from typing import Dict, List
+from typing import Any, Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 
 from bench import metrics
-from models.fots import annotated, data, reader
-from models.fots.evaluate import read_sample, validate
-from models.fots.train import arguments, as_item, fit, start
+from models import training
+from models.fots import annotated, data, reader, train_lines
+from synth import lines as synth_lines
+from synth.printing import camera
 
 
-class Mixed(Dataset):
-    """Item ``i``: a generated frame with probability ``generated``, else one of the
-    training photos (drawn at random, freshly cropped and lit). Deterministic in ``i``."""
+class PhotoTask(train_lines.LinesTask):
+    """The line recogniser's task on a user's photos: batches mixing their lines with
+    generated ones, validation on the held-out photos end to end."""
 
-    def __init__(self, photos: List[annotated.Photo], start: int, generated: float, random_lines: float,
-                 styles: float) -> None:
-        self.photos, self.start, self.generated = photos, start, generated
-        self.random_lines, self.styles = random_lines, styles
+    def __init__(self, photos: annotated.Annotated, detector: str, cache: Optional[str], generated: float,
+                 batch: int, valid: int, workers: int) -> None:
+        super().__init__(cache or "", batch, detector, valid, workers, seed=1)
+        self.photos, self.generated = photos, generated
+        self.photo_lines = [line for photo in photos.train for line in annotated.lines(photo)]
+        self.reader, _ = reader.load(detector, training.device())
 
-    def __len__(self) -> int:
-        return 10 ** 9
+    def batches(self, step: int) -> Iterator[Any]:
+        source = Mixed(self.photo_lines, self.cache, self.batch_size, self.generated, step)
+        return iter(torch.utils.data.DataLoader(source, batch_size=None, num_workers=self.workers,
+                                                prefetch_factor=4 if self.workers else None))
 
-    def __getitem__(self, i: int):
-        rng = np.random.default_rng([data.TRAIN_SEED, self.start + i, 5])
-        if rng.random() < self.generated:
-            sample = data.training_sample(self.start + i, random_lines=self.random_lines, styles=self.styles)
-        else:
-            sample = annotated.sample(self.photos[int(rng.integers(len(self.photos)))], rng)
-        return as_item(sample, rng)
+    def validate(self, model, device: str) -> Dict[str, Any]:
+        out = super().validate(model, device)
+        out.update(read_photos(self.reader, model, device, self.photos.test))
+        out["valid_generated_exact"] = out.pop("valid_exact")
+        out["valid_exact"] = out["valid_user_exact"] - 0.01 * out["valid_user_cer"]  # ties: the lower CER
+        return out
+
+    def settings(self) -> Dict[str, Any]:
+        return dict(super().settings(), dataset=self.photos.about, generated=self.generated)
 
 
-def read_photos(model, device: str, photos: List[annotated.Photo]) -> Dict[str, float]:
-    """The held-out photos read end to end (each cropped around its lines with a fixed margin):
-    exact codes and CER of the lines joined top to bottom."""
-    model.eval()
-    backend = reader.TorchBackend(model, device)
-    counts = [metrics.counts(read_sample(backend, annotated.sample(photo, None, augment=False))[0],
-                             metrics.normalize(" ".join(text for _, text in photo.lines))) for photo in photos]
-    model.train()
+class Mixed(torch.utils.data.IterableDataset):
+    """Endless batches: each line a generated one with probability ``generated`` (from a line
+    cache, or rendered here without one), else a training photo's line, freshly cut and lit."""
+
+    def __init__(self, photo_lines: List[synth_lines.LineSample], cache: str, batch: int, generated: float,
+                 step: int) -> None:
+        self.photo_lines, self.cache, self.size, self.generated, self.step = photo_lines, cache, batch, generated, step
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        k, n = (worker.id, worker.num_workers) if worker else (0, 1)
+        found = synth_lines.LineCache(self.cache) if self.cache else None
+        step = self.step
+        while True:
+            if step % n == k:
+                rng = np.random.default_rng([2, step])
+                samples = []
+                for _ in range(self.size):
+                    if rng.random() < self.generated:
+                        if found is not None:
+                            samples.append(found[int(rng.integers(len(found)))])
+                        else:
+                            made = synth_lines.line_samples(int(rng.integers(data.TRAIN_START, 10 ** 9)))
+                            samples.append(made[int(rng.integers(len(made)))])
+                    else:
+                        line = self.photo_lines[int(rng.integers(len(self.photo_lines)))]
+                        if rng.random() < 0.5:  # light, blur, noise, JPEG: as another camera would take it
+                            line = line._replace(image=camera(rng, line.image.astype(np.float32) / 255.0))
+                        samples.append(line)
+                yield train_lines.collate([train_lines.view(s, rng) for s in samples], [s.text for s in samples])
+            step += 1
+
+
+def read_photos(fots, recognizer, device: str, photos: List[annotated.Photo]) -> Dict[str, float]:
+    """The held-out photos read end to end by the reader ``fots`` with ``recognizer`` as its
+    line recogniser (each photo cropped around its lines): exact codes and CER of the lines
+    joined top to bottom."""
+    fots.lines = recognizer
+    backend = reader.TorchBackend(fots, device)
+    counts = []
+    for photo in photos:
+        gray, _ = annotated.crop(photo)
+        found = reader.read(backend, [data.to_canvas(gray)])[0]
+        text = " ".join(text for _, text, _ in sorted(found, key=lambda line: (line[0][1] + line[0][3]) / 2))
+        counts.append(metrics.counts(metrics.normalize(text), metrics.normalize(" ".join(t for _, t in photo.lines))))
     scores = metrics.corpus(counts)
-    return {"valid_user_exact": scores["strict_acc"], "valid_user_cer": scores["cer"], "valid_user_n": len(photos)}
+    return {"valid_user_exact": round(scores["strict_acc"], 4), "valid_user_cer": round(scores["cer"], 4),
+            "valid_user_n": len(photos)}
 
 
 def _mapping(pairs: List[str]) -> Dict[str, str]:
@@ -75,53 +123,78 @@ def _mapping(pairs: List[str]) -> Dict[str, str]:
     return out
 
 
+def _same_data(out: str, about: Dict[str, Any]) -> Optional[str]:
+    """Why ``out`` cannot take this run (it holds one on another manifest), or None."""
+    path = os.path.join(out, "config.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        trained_on = (json.load(f).get("dataset") or {}).get("manifest_sha256")
+    if trained_on == about["manifest_sha256"]:
+        return None
+    return ("%s holds a fine-tuning run on another manifest (sha256 %s..., this one %s...); give another --out"
+            % (out, (trained_on or "?")[:12], about["manifest_sha256"][:12]))
+
+
 def main(argv: List[str] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("dataset", help="a folder with manifest.csv, or a manifest: one row per text line with its box")
     parser.add_argument("--from", dest="initial", default=reader.WEIGHTS,
-                        help="weights folder to start from (default: the committed reader)")
+                        help="reader weights to start from (default: the committed reader, %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help="weights folder (default: results/fots-weights/<the dataset's folder name>)")
+    parser.add_argument("--cache", default=None, help="a line cache (python -m synth.lines) for the generated lines; "
+                                                      "without one they are rendered as training goes")
     parser.add_argument("--generated", type=float, default=0.5,
                         help="share of each batch from the generators, so that the reader keeps what it knew")
     parser.add_argument("--map", action="append", default=[], metavar="C=R",
                         help="read character C in the annotations as R (R empty: drop C); repeatable")
     parser.add_argument("--drop-unknown", action="store_true",
                         help="drop characters outside the reader's vocabulary instead of refusing the set")
-    arguments(parser, "")
-    parser.set_defaults(lr=3e-4, minutes=20, save_every=50, log_every=10, valid=32)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-4)
+    parser.add_argument("--minutes", type=float, default=20)
+    parser.add_argument("--steps", type=int, default=None, help="or stop at this step")
+    parser.add_argument("--valid-every", type=int, default=100)
+    parser.add_argument("--log-every", type=int, default=20)
+    parser.add_argument("--valid", type=int, default=50, help="generated validation lines per group")
+    parser.add_argument("--workers", type=int, default=1)
+    training.bf16_option(parser)
+    parser.add_argument("--resume", action="store_true", help="accepted for clarity: a run into the same folder on "
+                                                              "the same manifest always continues")
     args = parser.parse_args(argv)
     try:
         photos = annotated.load(args.dataset, _mapping(args.map), args.drop_unknown)
-    except annotated.AnnotationError as exc:
+        with open(os.path.join(args.initial, "config.json")) as f:
+            origin = json.load(f)
+        if origin.get("recognizer", "features") != "pixels":
+            raise annotated.AnnotationError(
+                "--from %s: fine-tuning trains the line recogniser, and these weights read from the detector's "
+                "features (%s); start from a reader with a line recogniser, e.g. %s"
+                % (args.initial, origin.get("recognizer", "features"), reader.WEIGHTS))
+    except (annotated.AnnotationError, OSError, ValueError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
     name = os.path.basename(os.path.dirname(os.path.abspath(photos.about["manifest"])))
-    args.out = args.out or os.path.join("results", "fots-weights", name)
-    os.makedirs(args.out, exist_ok=True)
-    before = os.path.join(args.out, "config.json")
-    if args.resume and os.path.isfile(before):
-        with open(before) as f:
-            trained_on = (json.load(f).get("dataset") or {}).get("manifest_sha256")
-        if trained_on != photos.about["manifest_sha256"]:
-            print("error: %s was fine-tuned on another manifest (sha256 %s..., now %s...); give another --out, or "
-                  "drop --resume to start again from --from" % (args.out, (trained_on or "?")[:12],
-                                                             photos.about["manifest_sha256"][:12]), file=sys.stderr)
-            return 2
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, optimizer, step, seconds = start(args, device, initial=args.initial)
-    with open(os.path.join(args.initial, "config.json")) as f:
-        origin = json.load(f)
-    print("fine-tuning %s (%d steps) on %d photos, %d held out (%s), into %s"
-          % (args.initial, origin["steps"], photos.about["train_images"], photos.about["test_images"],
-             photos.about["held_out"], args.out), file=sys.stderr)
-    extra = {"dataset": photos.about, "generated": args.generated, "fine_tuned_from": {
-        "weights": os.path.abspath(args.initial), "steps": origin["steps"]},
-        "command": "python -m models.fots.finetune " + " ".join(sys.argv[1:] if argv is None else argv)}
-
-    def checks(m) -> dict:
-        return dict(validate(m, device, args.valid), **read_photos(m, device, photos.test))
-
-    frames = Mixed(photos.train, data.TRAIN_START + step * args.batch, args.generated, args.random_lines, args.styles)
-    fit(model, optimizer, frames, args, device, step, seconds, checks, extra)
+    out = args.out or os.path.join("results", "fots-weights", name)
+    refused = _same_data(out, photos.about)
+    if refused:
+        print("error: %s" % refused, file=sys.stderr)
+        return 2
+    where = training.device()
+    model, _ = reader.load(args.initial, where)
+    recognizer = model.lines.train()
+    optimizer = torch.optim.AdamW(recognizer.parameters(), lr=args.lr, weight_decay=1e-4)
+    again = os.path.isfile(os.path.join(out, "checkpoint.pt"))
+    print("%s %s (recogniser %d steps) on %d photos, %d held out (%s), into %s"
+          % ("continuing the fine-tuning of" if again else "fine-tuning", args.initial, origin["steps"],
+             photos.about["train_images"], photos.about["test_images"], photos.about["held_out"], out), file=sys.stderr)
+    task = PhotoTask(photos, args.initial, args.cache, args.generated, args.batch, args.valid, args.workers)
+    schedule = training.Schedule(lr=args.lr, minutes=args.minutes, steps=args.steps,
+                                 warmup=20, bf16=training.use_bf16(args.bf16),
+                                 log_every=args.log_every, valid_every=args.valid_every)
+    extra = {"fine_tuned_from": {"weights": os.path.abspath(args.initial), "steps": origin["steps"]}}
+    training.fit(task, recognizer, optimizer, out, schedule, resume=again, extra=extra, where=where)
     return 0
 
 

@@ -4,9 +4,12 @@
   one grey input channel) and a top-down feature-merging branch to stride 4;
 - detection: axis-aligned rectangles only, a text score map and the distances from each
   pixel to the four sides of its line's box;
-- recognition on the shared features: RoIAlign of each line to a fixed 8 x 96 grid, three
-  convolutions that fold the height away, a bidirectional LSTM and CTC over the code
-  alphabet (digits, upper-case letters, ``:/-.,`` and space).
+- recognition, one of three (``recognizer``): ``features``, on the shared features: RoIAlign
+  of each line to a fixed 8 x 96 grid, three convolutions that fold the height away, a
+  bidirectional LSTM and CTC over the code alphabet (digits, upper-case letters, ``:/-.,``
+  and space); ``pixels``: the line's own pixels from the source image (models/fots/lines.py),
+  the reader's default since it trains on line crops at a fraction of a canvas's cost;
+  ``both``: the line's pixels with its shared features beside them.
 
 Device side too (the adapter): Python 3.6 and torch/torchvision only.
 """
@@ -18,6 +21,8 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.ops import roi_align
 
+from models.fots.lines import LineRecognizer
+
 VOCAB = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:/-., "
 BLANK = 0  # CTC blank; character VOCAB[i] is class i + 1
 STRIDE = 4
@@ -26,6 +31,8 @@ ROI_SIZE = (8, 96)  # height, width of each line's features: 96 CTC steps per li
 BACKBONES = {"b0": torchvision.models.efficientnet_b0, "b1": torchvision.models.efficientnet_b1,
              "b2": torchvision.models.efficientnet_b2, "b3": torchvision.models.efficientnet_b3}
 TAPS = (2, 3, 5, 7)  # backbone stages whose outputs (strides 4, 8, 16, 32) are merged
+RECOGNIZERS = ("features", "pixels", "both")
+FUSED_GRID = (8, 128)  # ``both``: each line's features before they are resampled to its steps
 
 
 def encode(text: str) -> List[int]:
@@ -38,8 +45,9 @@ def _conv(cin: int, cout: int) -> nn.Sequential:
 
 
 class FOTS(nn.Module):
-    def __init__(self, backbone: str = "b0", width: int = 64, hidden: int = 96) -> None:
+    def __init__(self, backbone: str = "b0", width: int = 64, hidden: int = 96, recognizer: str = "features") -> None:
         super().__init__()
+        self.recognizer = recognizer
         try:
             features = BACKBONES[backbone](weights=None).features
         except TypeError:  # torchvision < 0.13 (JetPack 4.x: torch 1.10, torchvision 0.11)
@@ -52,11 +60,14 @@ class FOTS(nn.Module):
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels)
         self.smooth = _conv(width, width)
         self.det = nn.Sequential(_conv(width, width), nn.Conv2d(width, 5, 1))  # score + 4 distances
-        self.rec_convs = nn.Sequential(
-            _conv(width, 128), nn.MaxPool2d((2, 1)), _conv(128, 128), nn.MaxPool2d((2, 1)),
-            _conv(128, 128), nn.MaxPool2d((2, 1)))
-        self.rnn = nn.LSTM(128, hidden, bidirectional=True)
-        self.classify = nn.Linear(2 * hidden, len(VOCAB) + 1)
+        if recognizer == "features":
+            self.rec_convs = nn.Sequential(
+                _conv(width, 128), nn.MaxPool2d((2, 1)), _conv(128, 128), nn.MaxPool2d((2, 1)),
+                _conv(128, 128), nn.MaxPool2d((2, 1)))
+            self.rnn = nn.LSTM(128, hidden, bidirectional=True)
+            self.classify = nn.Linear(2 * hidden, len(VOCAB) + 1)
+        else:
+            self.lines = LineRecognizer(len(VOCAB) + 1, fuse=width if recognizer == "both" else 0)
 
     def _taps(self, x: torch.Tensor) -> List[torch.Tensor]:
         out = []
@@ -80,9 +91,15 @@ class FOTS(nn.Module):
         out = self.det(feats)
         return out[:, :1], torch.exp(out[:, 1:].clamp(-6.0, 6.0)) * STRIDE
 
-    def recognize(self, feats: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
-        """rois (K, 5): batch index, x0, y0, x1, y1 in input pixels -> CTC log-probabilities
-        (T, K, classes)."""
+    def recognize(self, feats: torch.Tensor, rois: torch.Tensor, lines: torch.Tensor = None) -> torch.Tensor:
+        """rois (K, 5): batch index, x0, y0, x1, y1 in input pixels; lines (K, 1, HEIGHT, W):
+        the lines' own pixels (models/fots/lines.py) -> CTC log-probabilities (T, K, classes)."""
+        if self.recognizer == "pixels":
+            return self.lines(lines)
+        if self.recognizer == "both":  # RoIAlign to a fixed grid (ONNX's RoiAlign has a static size), then to the steps
+            x = roi_align(feats, rois, FUSED_GRID, spatial_scale=1.0 / STRIDE, sampling_ratio=2, aligned=True)
+            return self.lines(lines, F.interpolate(x, size=(FUSED_GRID[0], lines.shape[-1] // 4), mode="bilinear",
+                                                   align_corners=False))
         x = roi_align(feats, rois, ROI_SIZE, spatial_scale=1.0 / STRIDE, sampling_ratio=2, aligned=True)
         x = self.rec_convs(x).squeeze(2).permute(2, 0, 1)  # (T, K, C)
         x, _ = self.rnn(x)

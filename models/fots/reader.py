@@ -3,25 +3,48 @@ through PyTorch (``TorchBackend``) or ONNX Runtime (``OnnxBackend``) with the sa
 Used by training's validation and by adapters/fots.py."""
 import json
 import os
-from typing import List, Sequence, Tuple
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
-from models.fots import data, decode
+from models.fots import data, decode, lines
 from models.fots.net import FOTS
 
-WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "fots-b0")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+WEIGHTS = os.path.join(ROOT, "fots-b0-lines")  # the reader: B0 detector, line recogniser on the lines' pixels
+DETECTOR = os.path.join(ROOT, "fots-b0")  # the jointly trained reader whose detector it keeps
+RECOGNITION_KEYS = ("rec_convs.", "rnn.", "classify.", "lines.")
 
 
 def load(folder: str = WEIGHTS, device: str = "cpu") -> Tuple[FOTS, dict]:
     """The model described by ``folder/config.json`` with ``folder/model.pt`` (fp16 on disk)."""
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
-    model = FOTS(config["backbone"], config["width"], config["hidden"])
+    model = FOTS(config["backbone"], config["width"], config["hidden"], config.get("recognizer", "features"))
     state = torch.load(os.path.join(folder, "model.pt"), map_location="cpu")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.to(device).eval(), config
+
+
+def detector_config(folder: str) -> dict:
+    """The settings of the detector in a weights folder, as a reader keeping it records them."""
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    return {"backbone": config["backbone"], "width": config["width"], "hidden": config["hidden"],
+            "detector_steps": config.get("detector_steps", config["steps"])}
+
+
+def save_with_detector(recognizer: torch.nn.Module, detector: str, out: str) -> None:
+    """``out/model.pt`` (fp16): the detector of the weights folder ``detector`` and ``recognizer``
+    (a models.fots.lines.LineRecognizer) as the reader's line recogniser."""
+    state = torch.load(os.path.join(detector, "model.pt"), map_location="cpu")
+    state = {k: v for k, v in state.items() if not k.startswith(RECOGNITION_KEYS)}
+    state.update({"lines." + k: v.detach().cpu() for k, v in recognizer.state_dict().items()})
+    state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    torch.save(state, os.path.join(out, "model.pt.tmp"))
+    os.replace(os.path.join(out, "model.pt.tmp"), os.path.join(out, "model.pt"))
 
 
 class TorchBackend:
@@ -29,6 +52,7 @@ class TorchBackend:
 
     def __init__(self, model: FOTS, device: str = "cpu", dtype=torch.float32) -> None:
         self.model, self.device, self.dtype = model.to(dtype), device, dtype
+        self.kind = model.recognizer
 
     def detect(self, images: np.ndarray):
         with torch.no_grad():
@@ -36,10 +60,11 @@ class TorchBackend:
             score, geometry = self.model.detect(feats)
         return torch.sigmoid(score).float().cpu().numpy(), geometry.float().cpu().numpy(), feats
 
-    def recognize(self, feats, rois: np.ndarray) -> np.ndarray:
+    def recognize(self, feats, rois: np.ndarray, pixels: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             rois = torch.from_numpy(rois).to(self.device, self.dtype)
-            return self.model.recognize(feats, rois).float().cpu().numpy()
+            pixels = torch.from_numpy(pixels).to(self.device, self.dtype)
+            return self.model.recognize(feats, rois, pixels).float().cpu().numpy()
 
 
 class OnnxBackend:
@@ -48,12 +73,15 @@ class OnnxBackend:
 
     def __init__(self, detector, recognizer) -> None:
         self.det, self.rec = detector, recognizer
+        self.inputs = [i.name for i in recognizer.get_inputs()]
+        self.kind = {("features", "rois"): "features", ("lines",): "pixels"}.get(tuple(self.inputs), "both")
 
     def detect(self, images: np.ndarray):
         return tuple(self.det.run(None, {"images": images}))
 
-    def recognize(self, feats, rois: np.ndarray) -> np.ndarray:
-        return self.rec.run(None, {"features": feats, "rois": rois})[0]
+    def recognize(self, feats, rois: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+        given = {"features": feats, "rois": rois, "lines": pixels}
+        return self.rec.run(None, {name: given[name] for name in self.inputs})[0]
 
 
 def detect(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5):
@@ -76,15 +104,43 @@ def to_source(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
 Line = Tuple[Tuple[float, float, float, float], str, float]
 
 
-def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5) -> List[List[Line]]:
+def line_pixels(canvases: Sequence[data.Canvas], found) -> Tuple[np.ndarray, np.ndarray]:
+    """The recogniser's input of every line found (``lines.line_input`` on the canvas's source
+    image), in the order of the RoIs, and each line's CTC steps."""
+    return lines.batch([lines.line_input(canvas.source, to_source(box, canvas))
+                        for canvas, lines_found in zip(canvases, found) for box, _ in lines_found])
+
+
+def recognize(backend, canvases: Sequence[data.Canvas], found, feats, rois: np.ndarray) -> List[np.ndarray]:
+    """CTC log-probabilities (steps, classes) of every line found, in the order of ``rois``,
+    each over its own steps: the recogniser reads the line's pixels from the canvas's source
+    image and, for the ``features`` and ``both`` recognisers, the shared features."""
+    if not len(rois):
+        return []
+    pixels, steps = line_pixels(canvases, found)
+    if backend.kind == "both":  # the features over the same regions as the pixels
+        rois = np.concatenate([rois[:, :1], lines.regions(rois[:, 1:], steps * lines.STEP, pixels.shape[-1])], 1)
+    log_probs = backend.recognize(feats, rois, pixels)
+    if log_probs.shape[0] != pixels.shape[-1] // lines.STEP:  # the features recogniser: a fixed number of steps
+        steps = np.full(len(rois), log_probs.shape[0])
+    return [log_probs[:n, k] for k, n in enumerate(steps)]
+
+
+def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
+         stage_ms: Optional[Dict[str, float]] = None) -> List[List[Line]]:
     """The lines of each canvas (``data.to_canvas(gray)``), read in one pass of each graph:
-    box in the source's pixels, text, confidence."""
+    box in the source's pixels, text, confidence. ``stage_ms`` gets the detection's and the
+    recognition's milliseconds."""
+    began = time.perf_counter()
     found, feats, rois = detect(backend, canvases, threshold)
-    texts = iter(decode.ctc_greedy(backend.recognize(feats, rois)) if len(rois) else [])
+    detected = time.perf_counter()
+    texts = iter([decode.ctc_greedy(lp[:, None])[0] for lp in recognize(backend, canvases, found, feats, rois)])
+    if stage_ms is not None:
+        stage_ms.update(det=(detected - began) * 1e3, rec=(time.perf_counter() - detected) * 1e3)
     out = []
-    for canvas, lines in zip(canvases, found):
+    for canvas, lines_found in zip(canvases, found):
         out.append([])
-        for box, det_conf in lines:
+        for box, det_conf in lines_found:
             text, rec_conf = next(texts)
             out[-1].append((to_source(box, canvas), text, det_conf * rec_conf))
     return out
@@ -97,11 +153,11 @@ def read_in_grammar(backend, canvas: data.Canvas, grammar, threshold: float = 0.
     (found,), feats, rois = detect(backend, [canvas], threshold)
     if not found:
         return None
-    log_probs = backend.recognize(feats, rois)
+    log_probs = recognize(backend, [canvas], [found], feats, rois)
     order = np.argsort([(box[1] + box[3]) / 2 for box, _ in found])
     spans: list = []
     for k in order:
-        spans += ([(" ", None)] if spans else []) + decode.ctc_spans(log_probs[:, k])
+        spans += ([(" ", None)] if spans else []) + decode.ctc_spans(log_probs[k])
     reading = grammar.decode(spans)
     boxes = np.array([to_source(box, canvas) for box, _ in found])
     union = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())

@@ -3,26 +3,25 @@ recogniser fed the true line boxes, as FOTS does). Uses the GPU when there is on
 
     python -m models.fots.train --out models/fots/weights/fots-b0 --minutes 60
 
-Resumable: ``--resume`` continues from ``<out>/checkpoint.pt`` (weights, optimiser, step;
-kept out of git), or, on another machine, from the committed fp16 ``<out>/model.pt`` with a
-fresh optimiser. The training samples are generator indices from 10000 on, in order
-(step s uses indices 10000 + s * batch ...), so a resumed run sees new data, never the
-benchmark's (0-199) nor validation's (5000-5999). Each save rewrites ``model.pt`` (fp16) and
-``config.json`` (settings, command, steps, seconds, validation) and appends to
-``train.log`` (one JSON line per log interval).
+This trains the detector and the ``features`` recogniser (the reader before its line
+recogniser; the committed reader keeps this detector, models/fots/train_lines.py trains its
+line recogniser). Through the project's one training loop (models/training.py): resumable
+with ``--resume`` from ``<out>/checkpoint.pt`` (weights, optimiser, step; kept out of git),
+or, on another machine, from the committed fp16 ``<out>/model.pt`` with a fresh optimiser;
+the weights that validate best are kept. The training samples are generator indices from
+10000 on, in order (step s uses indices 10000 + s * batch ...), so a resumed run sees new
+data, never the benchmark's (0-199) nor validation's (5000-5999).
 """
 import argparse
-import json
 import os
-import sys
-import time
-from typing import Callable, List
+from typing import List
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from models import training
 from models.fots import data, reader
 from models.fots.evaluate import validate
 from models.fots.net import FOTS, encode
@@ -98,28 +97,48 @@ def recognition_loss(log_probs, labels, lengths) -> torch.Tensor:
     return F.ctc_loss(log_probs, labels, steps, lengths, blank=0, zero_infinity=True)
 
 
-def save(model: FOTS, optimizer, step: int, args, seconds: float, valid: dict, extra: dict) -> None:
-    """``model.pt`` (fp16), ``checkpoint.pt`` (fp32 with the optimiser) and ``config.json``
-    (settings, ``extra``, the command, steps, seconds, validation) in ``args.out``."""
-    state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    torch.save(state, os.path.join(args.out, "model.pt"))
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "seconds": seconds},
-               os.path.join(args.out, "checkpoint.pt"))
-    config = {"backbone": args.backbone, "width": args.width, "hidden": args.hidden,
-              "canvas": [data.CANVAS_H, data.CANVAS_W], "batch": args.batch, "lr": args.lr,
-              "random_lines": args.random_lines, "styles": args.styles,
-              "train_seed": data.TRAIN_SEED, "train_indices": [data.TRAIN_START, data.TRAIN_START + step * args.batch],
-              "steps": step, "train_seconds": round(seconds), "validation": valid,
-              "command": "python -m models.fots.train " + " ".join(sys.argv[1:]),
-              "torch": torch.__version__}
-    config.update(extra)
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
+class FotsTask(training.Task):
+    """The whole FOTS model (detector and shared-features recogniser) on generated canvases."""
+
+    main = "valid_mean_exact"  # the benchmark's generator, the printing styles and the held-out ones alike
+
+    def __init__(self, args) -> None:
+        self.args = args
+
+    def batches(self, step: int):
+        frames = Frames(data.TRAIN_START + step * self.args.batch, 10 ** 9, self.args.random_lines, self.args.styles)
+        return iter(DataLoader(frames, batch_size=self.args.batch, collate_fn=collate, num_workers=self.args.workers,
+                               prefetch_factor=4))
+
+    def size(self, batch) -> int:
+        return int(batch[0].shape[0])
+
+    def loss(self, model: FOTS, batch, device: str):
+        images, scores, geometry, rois, labels, lengths = batch
+        out = {k: v.float() for k, v in model(images.to(device), rois.to(device)).items()}
+        det = detection_loss(out["score"], out["geometry"], scores.to(device), geometry.to(device))
+        rec = recognition_loss(out["rec"], labels, lengths)
+        return {"loss": det + rec, "det_loss": det, "rec_loss": rec}
+
+    def validate(self, model: FOTS, device: str) -> dict:
+        out = validate(model, device, self.args.valid)
+        out["valid_mean_exact"] = round(float(np.mean([out[k] for k in ("valid_exact", "valid_styles_exact",
+                                                                        "valid_held_out_exact")])), 4)
+        return out
+
+    def save(self, model: FOTS, folder: str) -> None:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+        torch.save(state, os.path.join(folder, "model.pt"))
+
+    def settings(self) -> dict:
+        a = self.args
+        return {"backbone": a.backbone, "width": a.width, "hidden": a.hidden, "recognizer": "features",
+                "canvas": [data.CANVAS_H, data.CANVAS_W], "batch": a.batch, "random_lines": a.random_lines,
+                "styles": a.styles, "train_seed": data.TRAIN_SEED, "train_start": data.TRAIN_START}
 
 
-def arguments(parser: argparse.ArgumentParser, out: str) -> argparse.ArgumentParser:
-    """The options training and fine-tuning share; ``out``: where weights go by default."""
-    parser.add_argument("--out", default=out, help="weights folder (default: %(default)s)")
+def arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--out", default=reader.DETECTOR, help="weights folder (default: %(default)s)")
     parser.add_argument("--backbone", default="b0", choices=["b0", "b1", "b2", "b3"])
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--hidden", type=int, default=96)
@@ -128,100 +147,43 @@ def arguments(parser: argparse.ArgumentParser, out: str) -> argparse.ArgumentPar
                         help="peak learning rate; it follows a cosine down to 5%% of it over this run's minutes")
     parser.add_argument("--minutes", type=float, default=60, help="stop after this much training time")
     parser.add_argument("--steps", type=int, default=None, help="or after this many steps in all")
-    parser.add_argument("--save-every", type=int, default=200)
+    parser.add_argument("--save-every", type=int, default=200, help="steps between validations (and saves)")
     parser.add_argument("--log-every", type=int, default=20)
     parser.add_argument("--random-lines", type=float, default=0.3,
                         help="share of generated frames that print random characters instead of a code, so that "
                              "the recogniser reads rather than recites the grammars")
     parser.add_argument("--styles", type=float, default=0.5,
-                        help="share of generated frames from the printing-style generator (models/fots/printing.py: "
+                        help="share of generated frames from the printing-style generator (synth/printing.py: "
                              "more fonts, print techniques, surfaces, code formats; about 14x cheaper to make), the "
                              "rest from the benchmark's generator")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
                         help="processes making frames (default: all cores but two, at least one)")
-    parser.add_argument("--valid", type=int, default=64, help="held-out frames read end to end at each save")
-    parser.add_argument("--bf16", action="store_true",
-                        help="compute in bfloat16 where autocast allows (weights stay fp32): on a CPU with "
-                             "AVX512-BF16 or AMX steps take about half the time; without, they are slower")
-    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--valid", type=int, default=64, help="held-out frames read end to end at each validation")
+    training.bf16_option(parser)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from <out>/checkpoint.pt, or on another machine from <out>/model.pt with a "
+                             "fresh optimiser")
     return parser
 
 
-def start(args, device: str, initial: str = None):
-    """Model, optimiser, steps and seconds so far: from ``<out>/checkpoint.pt`` or
-    ``<out>/model.pt`` with ``--resume``, else from the weights folder ``initial`` (fine-tuning;
-    counts restart), else new."""
-    torch.manual_seed(0)
-    model = FOTS(args.backbone, args.width, args.hidden).to(device)
-    step, seconds = 0, 0.0
-    checkpoint = os.path.join(args.out, "checkpoint.pt")
-    state = None
-    if args.resume and os.path.isfile(checkpoint):
-        state = torch.load(checkpoint, map_location=device, weights_only=False)  # our own file: optimiser too
-        model.load_state_dict(state["model"])
-        step, seconds = state["step"], state["seconds"]
-    elif args.resume and os.path.isfile(os.path.join(args.out, "model.pt")):
-        model, config = reader.load(args.out, device)
-        step, seconds = config["steps"], float(config["train_seconds"])
-    elif initial:
-        model, _ = reader.load(initial, device)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-    return model, optimizer, step, seconds
-
-
-def fit(model: FOTS, optimizer, frames: Dataset, args, device: str, step: int, seconds: float,
-        checks: Callable[[FOTS], dict], extra: dict) -> None:
-    """Train until ``args.minutes`` or ``args.steps``; log every ``args.log_every`` steps, and
-    at every ``args.save_every`` (and the last) run ``checks`` and save."""
-    loader = DataLoader(frames, batch_size=args.batch, collate_fn=collate, num_workers=args.workers, prefetch_factor=4)
-    log = open(os.path.join(args.out, "train.log"), "a")
-    began, window = time.monotonic(), []
-    window_began = began
-    for images, scores, geometry, rois, labels, lengths in loader:
-        progress = min(1.0, (time.monotonic() - began) / (args.minutes * 60))
-        for group in optimizer.param_groups:
-            group["lr"] = float(args.lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * progress))))
-        with torch.autocast(device, dtype=torch.bfloat16, enabled=args.bf16):
-            out = {k: v.float() for k, v in model(images.to(device), rois.to(device)).items()}
-        det = detection_loss(out["score"], out["geometry"], scores.to(device), geometry.to(device))
-        rec = recognition_loss(out["rec"], labels, lengths)
-        loss = det + rec
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        step += 1
-        window.append((det.item(), rec.item()))
-        elapsed = seconds + time.monotonic() - began
-        done = (args.steps and step >= args.steps) or time.monotonic() - began >= args.minutes * 60
-        if step % args.log_every == 0 or done:
-            det_mean, rec_mean = np.mean(window, axis=0)
-            entry = {"step": step, "seconds": round(elapsed), "lr": round(optimizer.param_groups[0]["lr"], 6),
-                     "det_loss": round(float(det_mean), 4),
-                     "rec_loss": round(float(rec_mean), 4),
-                     "frames_per_s": round(len(window) * args.batch / (time.monotonic() - window_began), 2)}
-            if step % args.save_every == 0 or done:
-                valid = checks(model)
-                entry.update(valid)
-                save(model, optimizer, step, args, elapsed, valid, extra)
-            log.write(json.dumps(entry) + "\n")
-            log.flush()
-            print(json.dumps(entry), flush=True)
-            window, window_began = [], time.monotonic()
-        if done:
-            break
-
-
 def main(argv: List[str] = None) -> None:
-    args = arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0]), reader.WEIGHTS).parse_args(argv)
+    args = arguments(argparse.ArgumentParser(description=__doc__.split("\n")[0])).parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, optimizer, step, seconds = start(args, device)
-    frames = Frames(data.TRAIN_START + step * args.batch, 10 ** 9, args.random_lines, args.styles)
-    fit(model, optimizer, frames, args, device, step, seconds, lambda m: validate(m, device, args.valid), {})
+    where = training.device()
+    torch.manual_seed(0)
+    model = FOTS(args.backbone, args.width, args.hidden).to(where)
+    begin = None
+    if args.resume and not os.path.isfile(os.path.join(args.out, "checkpoint.pt")) and \
+            os.path.isfile(os.path.join(args.out, "model.pt")):  # committed weights, no optimiser
+        model, config = reader.load(args.out, where)
+        begin = {"step": config["steps"], "seconds": float(config["train_seconds"]),
+                 "samples": config.get("samples_seen", config["steps"] * config.get("batch", args.batch))}
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    schedule = training.Schedule(lr=args.lr, minutes=args.minutes, steps=args.steps,
+                                 bf16=training.use_bf16(args.bf16),
+                                 log_every=args.log_every, valid_every=args.save_every)
+    training.fit(FotsTask(args), model.train(), optimizer, args.out, schedule, resume=args.resume, begin=begin,
+                 where=where)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ Deterministic: sample ``i`` of seed ``s`` depends only on ``(s, i)`` and on the 
 versions of numpy, OpenCV, Pillow and the Debian fonts, so the same seed gives
 byte-identical JPEG files. Host-side tool (needs the fonts); the benchmark reads the files.
 
-    python -m bench.synth --out datasets/synth-codes --seed 20240801 --count 200
+    python -m synth.frames --out datasets/synth-codes --seed 20240801 --count 200
 """
 import argparse
 import csv

@@ -1,6 +1,6 @@
 """Training crops in many printing styles, rendered in grey straight at crop size.
 
-The benchmark's generator (bench/synth.py) draws a whole 640 x 480 colour frame and is kept
+The benchmark's generator (synth/frames.py) draws a whole 640 x 480 colour frame and is kept
 byte-stable for the embedded dataset; training only needs the code's neighbourhood, so this
 one renders just that, from glyphs cached per font and size, which makes a frame several
 times cheaper. A frame's ``Style`` has four parts, each drawn at random:

@@ -1,0 +1,100 @@
+"""PaddleOCR's newest generation, PP-OCRv6 (small detector and recogniser), as ONNX in ONNX
+Runtime through the ``rapidocr`` 3.x package's own pipeline; the models ship inside its
+wheel, so nothing is downloaded (a missing model file is an error, never a download).
+
+Modes: ``cpu`` (ONNX Runtime's CPU provider), ``gpu`` (CUDA provider), ``trt-fp32`` and
+``trt-fp16`` (TensorRT provider, engines cached in ``~/.cache/ocr-edge-bench/ppocrv6-trt/``);
+``trt-int8`` is not offered (the float models are not calibrated here). The pipeline's own
+sessions are replaced by ones made for the mode (adapters/onnx_runtime.py), with no silent
+fallback to the CPU; the suite's ``threads`` reach them (``intra_op_num_threads``) and its
+engine config. Detection and recognition are timed apart by the pipeline (``stage_ms``).
+
+Options go to ``RapidOCR(params=...)`` under their dotted names, and the harness's short
+ones: ``det_limit_type``, ``det_limit_side_len`` (as for the PP-OCRv4 rows: the crop's short
+side scaled up to 160 px), ``use_cls`` (the angle classifier, off by default, as there).
+
+The package needs Python >= 3.8: on a Jetson with JetPack 4.6 (Python 3.6) give this
+engine an interpreter of its own in the suite (``python:``); in one that is too old the cell
+is skipped with that reason.
+"""
+import os
+import sys
+from typing import Any, Dict, List
+
+import numpy as np
+
+from adapters import rapidocr as v4
+from adapters.base import Adapter as BaseAdapter
+from adapters.base import ModeUnavailable, Word, box_of, threads
+
+CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench", "ppocrv6-trt")
+MODELS = {"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onnx",
+          "cls": "ch_ppocr_mobile_v2.0_cls_mobile.onnx"}
+SHORT = {"det_limit_type": "Det.limit_type", "det_limit_side_len": "Det.limit_side_len", "use_cls": "Global.use_cls"}
+BATCH = 6  # the pipeline's recognition and classification batch
+
+
+class Adapter(BaseAdapter):
+    modes = tuple(v4.ORT_MODE)
+    mode_notes = {"trt-int8": "PP-OCRv6's float ONNX models are not calibrated for INT8 by this adapter"}
+    packages = ("rapidocr", "onnxruntime", "onnxruntime-gpu", "tensorrt")
+    model = "PP-OCRv6 small (det + rec)"
+
+    def load(self, mode: str, options: Dict[str, Any]) -> None:
+        if sys.version_info < (3, 8):
+            raise ModeUnavailable("rapidocr 3.x (PP-OCRv6) needs Python >= 3.8, this interpreter is %d.%d.%d; give "
+                                  "the engine its own (python: in the suite)" % sys.version_info[:3])
+        import onnxruntime
+        from rapidocr import RapidOCR
+
+        from adapters import onnx_runtime
+
+        onnx_runtime.providers(v4.ORT_MODE[mode], onnxruntime.get_available_providers())  # or skipped, with why
+        options = dict(options)
+        max_side = int(options.pop("max_side", v4.MAX_SIDE))
+        params = {"Global.use_cls": False, "Global.log_level": "error"}
+        params.update({SHORT.get(k, k): v for k, v in options.items()})
+        use_cls = bool(params["Global.use_cls"])
+        stages = ["det", "rec"] + (["cls"] if use_cls else [])
+        self._files = [_model_path(stage) for stage in stages]
+        for stage, path in zip(stages, self._files):
+            if not os.path.isfile(path):
+                raise RuntimeError("rapidocr's wheel lacks %s (%s); this adapter never downloads models" % (stage, path))
+            params["%s.model_path" % stage.capitalize()] = path
+        if threads() is not None:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = threads()
+        engine = RapidOCR(params=params)
+        engines = ""
+        if mode.startswith("trt"):
+            engines = onnx_runtime.engine_folder(CACHE, v4._gpu_name(onnxruntime.get_device()),
+                                                 onnx_runtime.tensorrt_version(), mode[4:], (1, 3, max_side, max_side))
+        profiles = {"det": {"x": ((1, 3, 32, 32), (1, 3, 160, 640), (1, 3, max_side, max_side))},
+                    "cls": {"x": ((1, 3, 48, 192), (BATCH, 3, 48, 192), (BATCH, 3, 48, 192))},
+                    "rec": {"x": ((1, 3, 48, 32), (BATCH, 3, 48, 320), (BATCH, 3, 48, 2048))}}
+        loaded = {"det": engine._load_det_model, "rec": engine._load_rec_model, "cls": engine._load_cls_model}
+        for stage, path in zip(stages, self._files):  # the pipeline's sessions, replaced by the mode's
+            loaded[stage]().session.session = onnx_runtime.session(path, v4.ORT_MODE[mode], engines, profiles[stage])
+        self._engine = engine
+        self._about = dict(onnx_runtime.describe(v4.ORT_MODE[mode], engines), models=self.model)
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        return v4.Adapter.preprocess(self, image)
+
+    def infer(self, inputs: Any) -> List[Word]:
+        result = self._engine(inputs)
+        det, _, rec = (list(result.elapse_list) + [None] * 3)[:3] if result.elapse_list else (None, None, None)
+        self.stage_ms = {"det": det * 1e3 if det else None, "rec": rec * 1e3 if rec else None}
+        if result.txts is None or result.boxes is None:
+            return []
+        return [Word(text, box_of(points), float(score)) for points, text, score in
+                zip(result.boxes, result.txts, result.scores)]
+
+    def versions(self) -> Dict[str, str]:
+        return self._about
+
+
+def _model_path(stage: str) -> str:
+    """The ONNX model the ``rapidocr`` wheel ships for ``stage`` (det, rec, cls)."""
+    import rapidocr
+
+    return os.path.join(os.path.dirname(rapidocr.__file__), "models", MODELS[stage])

@@ -1,0 +1,237 @@
+"""Single text lines for training recognisers: each line of a generated code, cut out with
+the surface around it, its tight box and its text; then, at training time, the ways a real
+line reaches a recogniser (``augment``): a detector's box a little off, a crop cut tight at
+the print, binarised (a scanner's or a phone app's black on white), printed thinner or
+bolder, seen at low resolution.
+
+Sources, drawn per line sample (``line_samples``): the benchmark's generator
+(``synth.frames``, whole photographed frames: what the embedded dataset looks like) and the
+printing-style generator (``synth.printing``: many typefaces, print techniques, surfaces and
+formats); with probability ``random_lines`` a line prints random code characters instead of
+a code, so that a recogniser reads each character rather than recite the formats.
+
+Rendering is the slow part (a frame of the benchmark's generator takes ~35 ms, a printing
+crop ~3 ms), so lines are rendered once into a cache (``write_cache``, ``LineCache``) that
+training reads at the speed of its steps:
+
+    python -m synth.lines --out ~/.cache/ocr-edge-bench/lines/train --count 200000
+
+Deterministic: line sample ``i`` of a seed depends only on (seed, i) and the settings.
+"""
+import argparse
+import json
+import os
+import sys
+from multiprocessing import Pool
+from typing import Iterator, List, NamedTuple, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from synth import frames, printing
+
+SEED = 20240801  # the project's generator seed; indices keep the sets apart (below)
+TRAIN_START = 10000  # frames 0-199: the embedded set; 5000-5999: validation
+STORE_HEIGHT = 40  # a stored line is at most this many pixels high (higher ones are shrunk)
+MARGIN_Y, MARGIN_X = 0.6, 1.2  # surface kept around a stored line, in line heights
+CODE_CHARS = frames.CODE_ALPHABET.replace(" ", "")
+DIGITS = "0123456789"
+
+Box = Tuple[float, float, float, float]  # x0, y0, x1, y1
+
+
+class LineSample(NamedTuple):
+    image: np.ndarray  # grey uint8: the line and the surface around it
+    box: Box  # the line's tight box in ``image``
+    text: str
+    source: str  # "frames" or "printing:<family>/<technique>/<surface>/<format>"
+
+
+def random_line(rng: np.random.Generator) -> str:
+    """6 to 40 code characters in no format (digits twice as likely): text whose every
+    character must be read from the image, not guessed from the code's form."""
+    chars = DIGITS + CODE_CHARS
+    return "".join(chars[i] for i in rng.integers(0, len(chars), int(rng.integers(6, 41))))
+
+
+def cut_lines(gray: np.ndarray, boxes: Sequence[Box], texts: Sequence[str], source: str) -> List[LineSample]:
+    """Each line of a grey image with the surface around it (``MARGIN_Y``, ``MARGIN_X`` line
+    heights where the image has it), shrunk to at most ``STORE_HEIGHT`` pixels of line."""
+    out = []
+    fh, fw = gray.shape
+    for (x0, y0, x1, y1), text in zip(boxes, texts):
+        h = max(1.0, y1 - y0)
+        if not text.strip() or x1 - x0 < 2:
+            continue
+        cx0, cy0 = int(max(0, x0 - MARGIN_X * h)), int(max(0, y0 - MARGIN_Y * h))
+        cx1, cy1 = int(min(fw, np.ceil(x1 + MARGIN_X * h))), int(min(fh, np.ceil(y1 + MARGIN_Y * h)))
+        image = gray[cy0:cy1, cx0:cx1]
+        box = (x0 - cx0, y0 - cy0, x1 - cx0, y1 - cy0)
+        scale = min(1.0, STORE_HEIGHT / h)
+        if scale < 1.0:
+            size = (max(1, int(round(image.shape[1] * scale))), max(1, int(round(image.shape[0] * scale))))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            box = tuple(v * scale for v in box)
+        out.append(LineSample(np.ascontiguousarray(image), tuple(float(v) for v in box), text, source))
+    return out
+
+
+def line_samples(index: int, seed: int = SEED, styles: float = 0.7, random_lines: float = 0.35,
+                 held_out: Optional[str] = None) -> List[LineSample]:
+    """The lines of generated code ``index``: from the printing-style generator with
+    probability ``styles`` (``held_out`` as its ``render`` takes it: that part only), else
+    from the benchmark's generator; random characters with probability ``random_lines``."""
+    pick = np.random.default_rng([seed, index, 11])
+    lines = [random_line(pick)] if pick.random() < random_lines else None
+    if held_out or pick.random() < styles:
+        crop = printing.render(seed, index, held_out, lines)
+        return cut_lines(crop.image, crop.boxes, crop.texts, "printing:" + "/".join(crop.style))
+    sample = frames.render(seed, index, lines)
+    gray = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
+    boxes = [(x, y, x + w, y + h) for (x, y, w, h), _ in sample.lines]
+    return cut_lines(gray, boxes, [text for _, text in sample.lines], "frames")
+
+
+# ---------------------------------------------------------------- augmentation
+def binarised(gray: np.ndarray, box: Box, rng: np.random.Generator) -> np.ndarray:
+    """Black print on white, as a binarising scanner or app leaves it: an adaptive, Otsu's
+    or a shifted Otsu threshold, after turning light print on a dark surface dark."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    inside = gray[max(0, y0):max(y0 + 1, y1), max(0, x0):max(x0 + 1, x1)]
+    if inside.size:
+        level, _ = cv2.threshold(inside, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        if (inside > level).mean() < 0.5:  # the brighter class is the smaller one: the ink
+            gray = 255 - gray
+    kind = rng.random()
+    if kind < 0.5:
+        block = int(rng.integers(7, 31)) | 1
+        return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block,
+                                     float(rng.uniform(5, 15)))
+    otsu, out = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if kind < 0.8:
+        return out
+    return cv2.threshold(gray, float(np.clip(otsu + rng.uniform(-30, 30), 1, 254)), 255, cv2.THRESH_BINARY)[1]
+
+
+def augment(sample: LineSample, rng: np.random.Generator) -> Tuple[np.ndarray, Box]:
+    """One training view of a line: maybe cut tight at its print, binarised, thinner or
+    bolder strokes, lower resolution, blurred. Returns the grey image and the line's box."""
+    image, box = sample.image, sample.box
+    if rng.random() < 0.15:  # the photo itself ends at the print (a tight crop)
+        x0, y0, x1, y1 = box
+        pad = rng.uniform(0, 0.12, 4) * (y1 - y0)
+        c0, r0 = int(max(0, x0 - pad[0])), int(max(0, y0 - pad[1]))
+        c1, r1 = int(min(image.shape[1], np.ceil(x1 + pad[2]))), int(min(image.shape[0], np.ceil(y1 + pad[3])))
+        image, box = image[r0:r1, c0:c1], (x0 - c0, y0 - r0, x1 - c0, y1 - r0)
+    h = box[3] - box[1]
+    if rng.random() < 0.2 and h > 12:  # seen from further away: fewer pixels per character
+        scale = rng.uniform(max(0.3, 8.0 / h), 0.8)
+        small = cv2.resize(image, (max(1, int(image.shape[1] * scale)), max(1, int(image.shape[0] * scale))),
+                           interpolation=cv2.INTER_AREA)
+        image = cv2.resize(small, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.3:
+        image = binarised(image, box, rng)
+        if rng.random() < 0.3:  # ink spread or starved: strokes bolder or thinner
+            op = cv2.MORPH_ERODE if rng.random() < 0.5 else cv2.MORPH_DILATE  # on white paper erode = bolder
+            image = cv2.morphologyEx(image, op, np.ones((2, 2), np.uint8))
+    elif rng.random() < 0.1:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.2))
+    return image, box
+
+
+# ---------------------------------------------------------------- the cache
+def _render(job: Tuple[int, int, float, float]) -> List[LineSample]:
+    index, seed, styles, random_lines = job
+    return line_samples(index, seed, styles, random_lines)
+
+
+def write_cache(out: str, start: int, count: int, seed: int = SEED, styles: float = 0.7,
+                random_lines: float = 0.35, workers: int = 1, shard: int = 0) -> int:
+    """Render generated codes ``start`` .. ``start + count`` and append their lines to
+    ``out/pixels-<shard>.bin`` (rows of uint8 pixels) and ``out/lines-<shard>.jsonl`` (one
+    line each: where its pixels are, its shape, box, text and source). Returns the lines
+    written. A cache is only ever appended to; ``LineCache`` reads every shard."""
+    os.makedirs(out, exist_ok=True)
+    pixels_path = os.path.join(out, "pixels-%d.bin" % shard)
+    offset = os.path.getsize(pixels_path) if os.path.exists(pixels_path) else 0
+    written = 0
+    jobs = [(i, seed, styles, random_lines) for i in range(start, start + count)]
+    with open(pixels_path, "ab") as pixels, open(os.path.join(out, "lines-%d.jsonl" % shard), "a") as meta, \
+            Pool(workers) as pool:
+        for n, lines in enumerate(pool.imap(_render, jobs, chunksize=16), 1):
+            for line in lines:
+                pixels.write(line.image.tobytes())
+                meta.write(json.dumps({"offset": offset, "shape": line.image.shape, "box": [round(v, 2) for v in line.box],
+                                       "text": line.text, "source": line.source, "index": start + n - 1}) + "\n")
+                offset += line.image.size
+                written += 1
+            if n % 2000 == 0:
+                pixels.flush()
+                meta.flush()
+                print("%s: %d/%d codes, %d lines" % (out, n, count, written), file=sys.stderr, flush=True)
+    return written
+
+
+class LineCache:
+    """The lines of a cache folder (every shard), their pixels read from disk when asked."""
+
+    def __init__(self, folder: str) -> None:
+        shards = sorted(int(name[6:-6]) for name in os.listdir(folder) if name.startswith("lines-")) \
+            if os.path.isdir(folder) else []
+        if not shards:
+            raise FileNotFoundError("no line cache in %s (python -m synth.lines --out %s ...)" % (folder, folder))
+        self._data, rows = [], []  # rows: shard, offset, height, width, x0, y0, x1, y1
+        self.texts: List[str] = []
+        self.sources: List[str] = []
+        for k in shards:
+            path = os.path.join(folder, "pixels-%d.bin" % k)
+            data = np.memmap(path, np.uint8, "r") if os.path.getsize(path) else np.zeros(0, np.uint8)
+            self._data.append(data)
+            with open(os.path.join(folder, "lines-%d.jsonl" % k)) as f:
+                for row in f:
+                    try:
+                        entry = json.loads(row)
+                    except ValueError:  # a line cut short by a killed writer
+                        continue
+                    (h, w), offset = entry["shape"], entry["offset"]
+                    if offset + h * w <= data.size:
+                        rows.append([len(self._data) - 1, offset, h, w] + entry["box"])
+                        self.texts.append(entry["text"])
+                        self.sources.append(entry["source"])
+        self._rows = np.array(rows, np.float64).reshape(-1, 8)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def widths(self, height: int) -> np.ndarray:
+        """Each stored line's width when scaled to ``height`` pixels of line."""
+        return self._rows[:, 3] * height / np.maximum(1.0, self._rows[:, 7] - self._rows[:, 5])
+
+    def __getitem__(self, i: int) -> LineSample:
+        shard, offset, h, w = (int(v) for v in self._rows[i, :4])
+        image = np.asarray(self._data[shard][offset: offset + h * w]).reshape(h, w)
+        return LineSample(image, tuple(float(v) for v in self._rows[i, 4:]), self.texts[i], self.sources[i])
+
+    def __iter__(self) -> Iterator[LineSample]:
+        return (self[i] for i in range(len(self)))
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", required=True, help="cache folder (appended to)")
+    parser.add_argument("--start", type=int, default=TRAIN_START,
+                        help="first code (default %(default)s; 0-199 make the embedded set, 5000-5999 validation)")
+    parser.add_argument("--count", type=int, required=True, help="codes to render (each gives 1 to 3 lines)")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--styles", type=float, default=0.7, help="share from the printing-style generator")
+    parser.add_argument("--random-lines", type=float, default=0.35, help="share of random-character lines")
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    parser.add_argument("--shard", type=int, default=0, help="this writer's shard number (parallel writers)")
+    args = parser.parse_args(argv)
+    n = write_cache(args.out, args.start, args.count, args.seed, args.styles, args.random_lines,
+                    args.workers, args.shard)
+    print("%d lines into %s" % (n, args.out))
+
+
+if __name__ == "__main__":
+    main()
