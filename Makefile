@@ -18,7 +18,7 @@ INVENTORY ?= env/fleet/example-local.yml
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines train-fots finetune-easyocr train-charcls charcls-stages system deps dataset clean-venv
+.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines photolike train-fots finetune-easyocr train-charcls charcls-stages system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
@@ -56,6 +56,9 @@ LINES ?= $(HOME)/.cache/ocr-edge-bench/lines/train
 LINE_CODES ?= 20000
 lines: $(DEPS)  ## render LINE_CODES generated codes' lines into the line cache LINES (appends; skipped when it exists)
 	test -d $(LINES) || $(BIN)/python -m synth.lines --out $(LINES) --count $(LINE_CODES)
+
+photolike: $(DEPS)  ## a check set like binarised phone photos of codes (tight, black on white, held-out styles) in results/photolike
+	$(BIN)/python -m synth.photolike --out results/photolike --count 300
 
 DATASET ?=
 train-fots: lines  ## train the reader's line recogniser further for MINUTES (resumes; GPU if present); DATASET=photos: fine-tune on them

@@ -48,6 +48,15 @@ class Word(NamedTuple):
     confidences: Optional[Tuple[float, ...]] = None
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def repo_path(path: str) -> str:
+    """A path from a suite's options, as the worker reads it: relative to the repository (the
+    worker's working directory), wherever the runner was started."""
+    return os.path.join(REPO, os.path.expanduser(path))
+
+
 def number_option(options: Dict[str, Any], key: str, low: float, high: float) -> None:
     """ValueError unless ``options[key]``, where given, is a number from ``low`` to ``high``."""
     value = options.get(key)
@@ -73,7 +82,7 @@ class Adapter:
     _files: List[str] = []  # set by ``load``: what ``model_files`` reports
     _sync: Optional[Callable[[], None]] = None  # set by ``load`` in GPU modes: what ``synchronize`` calls
     batches = False  # whether ``infer_batch`` reads several images in one call (``load`` may set it per mode)
-    model = ""  # the engine's models, as the report names them ("PP-OCRv4 (det + rec)"); ``load`` may refine it
+    model_name = ""  # the engine's models, as the report names them ("PP-OCRv4 (det + rec)"); ``load`` may refine it
     stage_ms: Dict[str, Optional[float]] = {}  # set by ``infer`` where the engine times its stages: "det", "rec"
 
     @classmethod

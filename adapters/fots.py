@@ -26,7 +26,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import CPU_MODES, ModeUnavailable, Word, number_option, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, number_option, repo_path, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -44,6 +44,11 @@ class Adapter(BaseAdapter):
         grammar = options.get("grammar")
         if grammar is not None and (not isinstance(grammar, str) or not grammar.strip()):
             raise ValueError("grammar: 'run' (the run's code grammar) or a grammar file, got %r" % grammar)
+        weights = options.get("weights")
+        if weights is not None and not (isinstance(weights, str) and all(
+                os.path.isfile(os.path.join(repo_path(weights), name)) for name in ("config.json", "model.pt"))):
+            raise ValueError("weights: %r is not a reader's weights folder (model.pt and config.json; paths are "
+                             "relative to the repository)" % (weights,))
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         import torch
@@ -57,7 +62,10 @@ class Adapter(BaseAdapter):
         model, self._config = reader.load(self._folder, device)
         self._kind = self._config.get("recognizer", "features")
         self.stage_ms = {}
-        self.model = "FOTS %s detector + %s recogniser" % (self._config["backbone"].upper(), RECOGNIZERS[self._kind])
+        self.model_name = "FOTS %s detector + %s recogniser" % (self._config["backbone"].upper(), RECOGNIZERS[self._kind])
+        if self._config.get("fine_tuned_from"):
+            self.model_name += " fine-tuned on %s" % os.path.basename(os.path.dirname(
+                (self._config.get("dataset") or {}).get("manifest") or "photos/"))
         self._files = [os.path.join(self._folder, "model.pt")]
         self._about: Dict[str, str] = {}
         self._threshold = float(options.get("threshold", 0.5))

@@ -63,7 +63,7 @@ class Adapter(BaseAdapter):
     modes = ("cpu", "gpu", "trt-fp32", "trt-fp16")
     mode_notes = {"trt-int8": "PaddleOCR 2.10 builds TensorRT INT8 engines only from quantisation-aware models "
                               "(use_calib_mode=False); the PP-OCRv4 models it runs here are float"}
-    model = "PP-OCRv4 (det + rec)"
+    model_name = "PP-OCRv4 (det + rec)"
     packages = ("paddleocr", "paddlepaddle", "paddlepaddle-gpu", "rapidocr-paddle")
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:

@@ -38,7 +38,7 @@ class Adapter(BaseAdapter):
     modes = tuple(v4.ORT_MODE)
     mode_notes = {"trt-int8": "PP-OCRv6's float ONNX models are not calibrated for INT8 by this adapter"}
     packages = ("rapidocr", "onnxruntime", "onnxruntime-gpu", "tensorrt")
-    model = "PP-OCRv6 small (det + rec)"
+    model_name = "PP-OCRv6 small (det + rec)"
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         if sys.version_info < (3, 8):
@@ -75,7 +75,7 @@ class Adapter(BaseAdapter):
         for stage, path in zip(stages, self._files):  # the pipeline's sessions, replaced by the mode's
             loaded[stage]().session.session = onnx_runtime.session(path, v4.ORT_MODE[mode], engines, profiles[stage])
         self._engine = engine
-        self._about = dict(onnx_runtime.describe(v4.ORT_MODE[mode], engines), models=self.model)
+        self._about = dict(onnx_runtime.describe(v4.ORT_MODE[mode], engines), models=self.model_name)
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         return v4.Adapter.preprocess(self, image)

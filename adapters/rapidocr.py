@@ -28,7 +28,7 @@ class Adapter(BaseAdapter):
     modes = tuple(ORT_MODE)
     mode_notes = {"trt-int8": "RapidOCR makes its own ONNX Runtime sessions; calibrating its three models for "
                               "INT8 is not wired into this adapter"}
-    model = "PP-OCRv4 (det + rec)"
+    model_name = "PP-OCRv4 (det + rec)"
     packages = ("rapidocr-onnxruntime", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ def _library() -> ctypes.CDLL:
 
 class Adapter(BaseAdapter):
     modes = ("cpu",)
-    model = "Tesseract LSTM (eng)"
+    model_name = "Tesseract LSTM (eng)"
     packages = ()
     mode_notes = {m: "Tesseract has no GPU backend" for m in ("gpu", "trt-fp32", "trt-fp16", "trt-int8")}
 

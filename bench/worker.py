@@ -144,7 +144,7 @@ def run(spec: Dict[str, Any], send) -> None:
     model_bytes = sum(os.path.getsize(f) for f in adapter.model_files() if os.path.isfile(f))
     send(event="loaded", load_s=clock() - started, model_mb=model_bytes / 2.0 ** 20, env=environment(adapter),
          warmup_image=warm.sample_id if warm else None, batched=bool(adapter.batches), threads=threads(),
-         model=adapter.model)
+         model=adapter.model_name)
     scenario = scenarios.Scenario(**spec.get("scenario") or {})
     for i in range(spec["warmup"] if warm else 0):
         error = scenarios.warm(scenario, adapter, warm, image_opts, post)

@@ -100,17 +100,25 @@ def test_random_lines_replace_the_code_with_characters_in_no_grammar():
                                                          for i in range(20, 40)])) < 35
 
 
-def test_onnx_export_round_trip_matches_pytorch(model, tmp_path):
+@pytest.mark.parametrize("kind", ["features", "pixels", "both"])
+def test_onnx_export_round_trip_matches_pytorch(kind, tmp_path):
+    """Each recogniser's graphs against PyTorch, on lines of another count and width than
+    the export's: the line recognisers' steps follow the width (one per 4 columns)."""
+    from models.fots import lines
     from models.fots.export import export
 
-    model.eval()
+    torch.manual_seed(0)
+    model = FOTS("b0", width=32, hidden=32, recognizer=kind).eval()
     backends = (reader.TorchBackend(model), reader.OnnxBackend(*(onnx_runtime.session(p, "onnx-cpu") for p in export(model, str(tmp_path)))))
+    assert backends[1].kind == kind
     canvas = np.random.default_rng(0).random((1, 1, data.CANVAS_H, data.CANVAS_W)).astype(np.float32)
     (score_t, geo_t, feats_t), (score_o, geo_o, feats_o) = (b.detect(canvas) for b in backends)
     assert np.abs(score_t - score_o).max() < 1e-4 and np.abs(geo_t - geo_o).max() < 1e-3
     rois = np.array([[0, 4, 8, 200, 30], [0, 10, 40, 300, 70], [0, 1, 1, 50, 20]], np.float32)  # 3 lines
-    rec_t, rec_o = backends[0].recognize(feats_t, rois), backends[1].recognize(feats_o, rois)
-    assert rec_o.shape == (ROI_SIZE[1], 3, len(VOCAB) + 1) and np.abs(rec_t - rec_o).max() < 1e-3
+    pixels = np.random.default_rng(1).random((3, 1, lines.HEIGHT, 408)).astype(np.float32)
+    rec_t, rec_o = backends[0].recognize(feats_t, rois, pixels), backends[1].recognize(feats_o, rois, pixels)
+    steps = ROI_SIZE[1] if kind == "features" else 408 // lines.STEP
+    assert rec_o.shape == (steps, 3, len(VOCAB) + 1) and np.abs(rec_t - rec_o).max() < 1e-3
 
 
 WEIGHTS = os.path.join(reader.WEIGHTS, "model.pt")
@@ -124,6 +132,7 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
 
     net, config = reader.load()
     assert config["backbone"] == "b0" and config["steps"] > 0 and "command" in config
+    assert config["recognizer"] == "pixels" and config["detector_steps"] > 0
     assert os.path.getsize(WEIGHTS) < 25 * 2 ** 20
     adapter = adapter_class("adapters.fots:Adapter")()
     adapter.load("onnx-cpu", {})  # exports once, then reuses the cached graphs
@@ -134,8 +143,11 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
         images = canvas.image[None, None].astype(np.float32)
         (score_t, _, feats_t), (score_o, _, feats_o) = torch_backend.detect(images), onnx_backend.detect(images)
         assert np.abs(score_t - score_o).max() < 1e-3
-        rois = np.array([[0, 0, 0, data.CANVAS_W / 2, data.CANVAS_H / 2]], np.float32)
-        assert np.abs(torch_backend.recognize(feats_t, rois) - onnx_backend.recognize(feats_o, rois)).max() < 1e-2
+        found = [[((4.0, 4.0, data.CANVAS_W / 2, data.CANVAS_H / 4), 1.0)]]
+        pixels, _ = reader.line_pixels([canvas], found)
+        rois = np.array([[0, 4.0, 4.0, data.CANVAS_W / 2, data.CANVAS_H / 4]], np.float32)
+        assert np.abs(torch_backend.recognize(feats_t, rois, pixels) -
+                      onnx_backend.recognize(feats_o, rois, pixels)).max() < 1e-2
         assert all(set(w.text) <= set(VOCAB) for w in adapter.infer(canvas))
     # reads the first 20 embedded crops as well as when committed (18,300 steps: 70% exact,
     # CER 2.0%), with a margin of two frames for other CPUs' arithmetic
@@ -165,14 +177,14 @@ def test_int8_calibration_writes_a_table_per_graph_from_real_frames(tmp_path):
     with pytest.raises(RuntimeError, match="calibration count is 0"):
         adapter.calibrate([])
     adapter.calibrate(frames)
-    for graph, inputs in (("detector", {"images"}), ("recognizer", {"features", "rois"})):
+    for graph, inputs in (("detector", {"images"}), ("recognizer", {"lines"})):
         (folder,) = os.listdir(str(tmp_path / graph))
         with open(str(tmp_path / graph / folder / onnx_runtime.CALIBRATION_TABLE), "rb") as f:
             table = TrtTable.GetRootAsTrtTable(f.read(), 0)
         ranges = {table.Dict(i).Key().decode(): float(table.Dict(i).Value()) for i in range(table.DictLength())}
         assert inputs <= set(ranges) and len(ranges) > 20, graph
         assert all(r > 0 for r in ranges.values()), graph
-    assert 0.9 < ranges["rois"] <= data.CANVAS_W  # box coordinates on the canvas
+    assert 0.9 < ranges["lines"] <= 1.0  # the lines' pixels, contrast stretched to [0, 1]
     assert ranges["log_probs"] > 1  # never positive, yet not a zero range: magnitudes are kept
     assert adapter.versions()["int8-calibration"] == "MinMax, 4 images, 4 with lines"
     assert [adapter.infer(adapter.preprocess(f)) for f in frames] == expected
@@ -193,9 +205,10 @@ def test_backbone_suite_names_each_committed_backbone_by_its_weights():
     assert {"fots-b0", "fots-b3"} <= set(suite["engines"])
 
 
-def test_training_saves_fp16_weights_and_resumes_from_its_checkpoint(tmp_path):
-    """`make train-fots` as a user runs it, in bfloat16: two steps, then a resumed third that
-    continues the step count and the training indices, its log and its config."""
+def test_joint_training_saves_fp16_weights_and_resumes_from_its_checkpoint(tmp_path):
+    """The detector's joint training (`python -m models.fots.train`) through the shared loop,
+    in bfloat16: two steps, then a resumed third that continues the step count and the
+    training indices, its log and its config."""
     def train(steps: int) -> None:
         subprocess.run([sys.executable, "-m", "models.fots.train", "--out", str(tmp_path), "--resume", "--bf16",
                         "--steps", str(steps), "--batch", "2", "--width", "16", "--hidden", "16", "--workers", "1",
@@ -204,12 +217,15 @@ def test_training_saves_fp16_weights_and_resumes_from_its_checkpoint(tmp_path):
     train(2)
     train(3)
     log = [json.loads(line) for line in open(tmp_path / "train.log")]
-    assert [entry["step"] for entry in log] == [1, 2, 3]
-    assert all(np.isfinite(entry["det_loss"]) and np.isfinite(entry["rec_loss"]) for entry in log)
-    assert log[1]["valid_n"] == log[2]["valid_n"] == 2 and "valid_exact" not in log[0]
+    steps = [entry for entry in log if "loss" in entry]
+    assert [entry["step"] for entry in steps] == [1, 2, 3]
+    assert all(np.isfinite(entry["det_loss"]) and np.isfinite(entry["rec_loss"]) for entry in steps)
+    checks = [entry for entry in log if "valid_exact" in entry]
+    assert [entry["step"] for entry in checks] == [2, 3] and checks[0]["valid_n"] == 2
+    assert [entry["start"] for entry in log if "start" in entry] == [0, 2]  # the second run resumed at step 2
     config = json.loads((tmp_path / "config.json").read_text())
-    assert config["steps"] == 3 and config["train_indices"] == [data.TRAIN_START, data.TRAIN_START + 3 * 2]
-    assert "--bf16" in config["command"] and config["width"] == 16
+    assert config["steps"] == 3 and config["samples_seen"] == 3 * 2 and config["train_start"] == data.TRAIN_START
+    assert "--bf16" in config["command"] and config["schedule"]["bf16"] and config["width"] == 16
     state = torch.load(tmp_path / "model.pt")
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float16}
     loaded, _ = reader.load(str(tmp_path))
@@ -250,7 +266,8 @@ def test_a_batch_reads_what_each_image_reads_alone(mode):
     assert [[w.text for w in ws] for ws in together] == [[w.text for w in ws] for ws in alone]
     for ws_b, ws_a in zip(together, alone):
         for b, a in zip(ws_b, ws_a):
-            assert np.allclose(b.box, a.box, atol=0.5) and abs(b.score - a.score) < 1e-3
+            # a line padded to its batch's widest reaches the backward LSTM: the same text, a score within 0.01
+            assert np.allclose(b.box, a.box, atol=0.5) and abs(b.score - a.score) < 1e-2
     assert sum(len(ws) for ws in alone) >= 6
 
 

@@ -136,6 +136,16 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
         f.write(tables.to_latex(cells.drop(columns=["Reason"]), "All cells", index=False))
     md += ["## All cells", "", tables.to_markdown(cells, index=False), ""]
 
+    tuned = tables.finetuned_table(summary)
+    if not tuned.empty:
+        tuned.to_csv(os.path.join(out, "tables", "fine-tuned.csv"), index=False)
+        with open(os.path.join(out, "tables", "fine-tuned.tex"), "w") as f:
+            f.write(tables.to_latex(tuned, "Stock engines against their fine-tuned recognisers", index=False))
+        md += ["## Stock against fine-tuned", "",
+               "Each fine-tuned engine beside the engine it was made from, on the same device and mode: the "
+               "same detector, the recogniser trained further on codes.", "",
+               tables.to_markdown(tuned, index=False), ""]
+
     grammar = tables.grammar_table(summary)
     if not grammar.empty:
         grammar.to_csv(os.path.join(out, "tables", "grammar.csv"), index=False)

@@ -93,6 +93,36 @@ def engine_models(summary: pd.DataFrame, engine: str) -> str:
     return ", ".join(names)
 
 
+def stock_engine(engine: str, engines) -> Optional[str]:
+    """The engine a fine-tuned one was made from, by name: ``easyocr`` for ``easyocr-codes``
+    (the longest other engine whose name and a '-' begin this one's), or None."""
+    found = [e for e in engines if e != engine and engine.startswith(e + "-")]
+    return max(found, key=len) if found else None
+
+
+def finetuned_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each fine-tuned engine's ok cells (its adapter names its models "fine-tuned ...")
+    beside its stock engine's on the same device and mode: exact, CER and p50 of each."""
+    if "model" not in summary.columns:
+        return pd.DataFrame()
+    ok = summary[summary["status"] == "ok"]
+    cell = {(r["engine"], r["device"], r["mode"]): r for _, r in ok.iterrows()}
+    rows = []
+    for (engine, device, mode), tuned in cell.items():
+        stock = stock_engine(engine, set(summary["engine"]))
+        if "fine-tuned" not in model_name(tuned.get("model")) or (stock, device, mode) not in cell:
+            continue
+        base = cell[(stock, device, mode)]
+        rows.append({"Stock": stock, "Fine-tuned": engine, "Device": device, "Mode": MODE_LABELS.get(mode, mode),
+                     "Strict % stock": "%.1f" % (100 * base["strict_acc"]),
+                     "Strict % fine-tuned": "%.1f" % (100 * tuned["strict_acc"]),
+                     "Gain (points)": "%+.1f" % (100 * (tuned["strict_acc"] - base["strict_acc"])),
+                     "CER % stock": "%.1f" % (100 * base["cer"]), "CER % fine-tuned": "%.1f" % (100 * tuned["cer"]),
+                     "p50 ms stock": _interval(base.get("t_total_p50_ms"), None, None, 1, 1),
+                     "p50 ms fine-tuned": _interval(tuned.get("t_total_p50_ms"), None, None, 1, 1)})
+    return pd.DataFrame(rows)
+
+
 def grammar_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The ok cells read with a code grammar: raw and constrained scores side by side, the
     gain, the share of the gap to 100% it closes, and what it cost."""

@@ -52,8 +52,8 @@ def line_input(gray: np.ndarray, box: Sequence[float]) -> np.ndarray:
     width = (width + STEP - 1) // STEP * STEP
     out = cv2.resize(region, (width, HEIGHT), interpolation=cv2.INTER_AREA if rh > HEIGHT else cv2.INTER_LINEAR)
     out = out.astype(np.float32)
-    lo, hi = np.percentile(out, (2, 98))
-    return np.clip((out - lo) / max(hi - lo, 8.0), 0.0, 1.0)
+    lo, hi = (float(v) for v in np.percentile(out, (2, 98)))
+    return np.clip((out - np.float32(lo)) / np.float32(max(hi - lo, 8.0)), 0.0, 1.0).astype(np.float32)
 
 
 def regions(boxes: np.ndarray, widths: Sequence[int], widest: int) -> np.ndarray:

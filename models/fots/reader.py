@@ -60,10 +60,11 @@ class TorchBackend:
             score, geometry = self.model.detect(feats)
         return torch.sigmoid(score).float().cpu().numpy(), geometry.float().cpu().numpy(), feats
 
-    def recognize(self, feats, rois: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    def recognize(self, feats, rois: np.ndarray, pixels: Optional[np.ndarray] = None) -> np.ndarray:
         with torch.no_grad():
             rois = torch.from_numpy(rois).to(self.device, self.dtype)
-            pixels = torch.from_numpy(pixels).to(self.device, self.dtype)
+            if pixels is not None:
+                pixels = torch.from_numpy(pixels).to(self.device, self.dtype)
             return self.model.recognize(feats, rois, pixels).float().cpu().numpy()
 
 
@@ -79,7 +80,7 @@ class OnnxBackend:
     def detect(self, images: np.ndarray):
         return tuple(self.det.run(None, {"images": images}))
 
-    def recognize(self, feats, rois: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    def recognize(self, feats, rois: np.ndarray, pixels: Optional[np.ndarray] = None) -> np.ndarray:
         given = {"features": feats, "rois": rois, "lines": pixels}
         return self.rec.run(None, {name: given[name] for name in self.inputs})[0]
 

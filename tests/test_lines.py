@@ -1,0 +1,222 @@
+"""Line crops and the training that reads them: the generators' lines (synth/lines.py) and
+their cache, the recogniser's input (models/fots/lines.py), the one training loop
+(models/training.py) keeping the weights that validate best, the reader's line recogniser,
+EasyOCR's fine-tuning into a network EasyOCR itself loads, and the training cost benchmark.
+Real generators, real files, real subprocesses."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from models import training
+from models.fots import lines
+from synth import lines as synth_lines
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """A small line cache: 40 generated codes, their lines."""
+    folder = str(tmp_path_factory.mktemp("lines"))
+    assert synth_lines.write_cache(folder, synth_lines.TRAIN_START, 40) >= 40
+    return folder
+
+
+def test_generated_lines_are_deterministic_in_the_alphabet_and_their_boxes_on_their_pixels():
+    vocab = set(synth_lines.CODE_CHARS + " ")
+    seen = set()
+    for i in range(30):
+        found = synth_lines.line_samples(synth_lines.TRAIN_START + i)
+        again = synth_lines.line_samples(synth_lines.TRAIN_START + i)
+        assert [s.text for s in found] == [s.text for s in again]
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(found, again))
+        for s in found:
+            x0, y0, x1, y1 = s.box
+            assert set(s.text) <= vocab and s.text.strip()
+            assert 0 <= x0 < x1 <= s.image.shape[1] + 1 and 0 <= y0 < y1 <= s.image.shape[0] + 1
+            assert y1 - y0 <= synth_lines.STORE_HEIGHT + 1
+            seen.add(s.source.split(":")[0])
+    assert seen == {"frames", "printing"}
+    held = synth_lines.line_samples(5000, held_out="technique")
+    assert all(s.source.split("/")[1] == "engraved" for s in held)
+
+
+def test_binarised_lines_are_black_print_on_white_whatever_the_surface():
+    rng = np.random.default_rng(0)
+    white = []
+    for i in range(20):
+        for s in synth_lines.line_samples(synth_lines.TRAIN_START + i, styles=1.0):
+            out = synth_lines.binarised(s.image, s.box, np.random.default_rng(i))
+            assert set(np.unique(out)) <= {0, 255}
+            white.append((out == 255).mean() > 0.5)  # the surface white, the print the smaller part
+    assert np.mean(white) >= 0.9  # a label's darker pack around it may stay black
+    view, box = synth_lines.augment(s, rng)
+    assert view.dtype == np.uint8 and box[2] > box[0]
+
+
+def test_the_cache_reads_back_what_was_written_and_drops_a_line_cut_short(cache, tmp_path):
+    found = synth_lines.LineCache(cache)
+    first = synth_lines.line_samples(synth_lines.TRAIN_START)[0]
+    assert found[0].text == first.text and np.array_equal(found[0].image, first.image)
+    assert len(found.widths(32)) == len(found) and (found.widths(32) > 0).all()
+    import shutil
+
+    copy = str(tmp_path / "copy")
+    shutil.copytree(cache, copy)
+    with open(os.path.join(copy, "lines-0.jsonl"), "a") as f:
+        f.write('{"offset": 99999999, "shape": [10, 10], "box": [1, 1, 5, 5], "te')  # a killed writer's last line
+    assert len(synth_lines.LineCache(copy)) == len(found)
+    with pytest.raises(FileNotFoundError, match="no line cache"):
+        synth_lines.LineCache(str(tmp_path / "none"))
+
+
+def test_a_line_input_has_the_recogniser_s_height_and_survives_boxes_past_the_image():
+    gray = np.full((30, 200), 200, np.uint8)
+    gray[8:22, 10:190] = 30
+    x = lines.line_input(gray, (10, 8, 190, 22))
+    assert x.shape[0] == lines.HEIGHT and x.shape[1] % lines.STEP == 0 and 0 <= x.min() and x.max() <= 1
+    assert lines.line_input(gray, (-50, -10, 260, 40)).shape[0] == lines.HEIGHT  # reaches past every edge
+    assert lines.line_input(gray, (300, 50, 320, 60)).shape[0] == lines.HEIGHT  # wholly outside: surface only
+    padded, steps = lines.batch([x, x[:, :64]])
+    assert padded.shape == (2, 1, lines.HEIGHT, x.shape[1]) and list(steps) == [x.shape[1] // 4, 16]
+    assert (padded[1, 0, :, 64:] == x[:, 63:64]).all()  # padded with its own last column
+
+
+class Toy(training.Task):
+    """A task whose validation figure is scripted: it rises, then falls."""
+
+    figures = [0.2, 0.5, 0.3]
+
+    def __init__(self):
+        self.calls = 0
+
+    def batches(self, step):
+        while True:
+            yield torch.randn(8, 3)
+
+    def size(self, batch):
+        return len(batch)
+
+    def loss(self, model, batch, device):
+        return {"loss": model(batch).pow(2).mean()}
+
+    def validate(self, model, device):
+        self.calls += 1
+        return {"valid_exact": self.figures[min(self.calls, len(self.figures)) - 1], "examples": ["A | B"]}
+
+    def save(self, model, folder):
+        torch.save({"weight": model.weight.detach().clone(), "call": self.calls}, os.path.join(folder, "model.pt"))
+
+
+def test_the_loop_keeps_the_weights_that_validate_best_and_resumes_with_its_budget(tmp_path):
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    schedule = training.Schedule(lr=0.1, minutes=10, steps=6, log_every=2, valid_every=2)
+    state = training.fit(Toy(), model, optimizer, str(tmp_path), schedule, where="cpu")
+    assert state["step"] == 6 and state["samples"] == 48 and state["best"] == 0.5
+    assert torch.load(str(tmp_path / "model.pt"))["call"] == 2  # the weights of step 4, not the last
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["validation"]["step"] == 4 and config["steps"] == 6
+    log = [json.loads(line) for line in open(str(tmp_path / "train.log"))]
+    assert [e["step"] for e in log if "valid_exact" in e] == [2, 4, 6] and [e.get("kept") for e in log
+                                                                            if "valid_exact" in e] == [True, True, None]
+    resumed = training.fit(Toy(), torch.nn.Linear(3, 2), torch.optim.SGD(model.parameters(), lr=0.1), str(tmp_path),
+                           schedule._replace(steps=8), resume=True, where="cpu")
+    assert resumed["step"] == 8 and resumed["samples"] == 64 and resumed["best"] == 0.5
+    assert training.rate(schedule, 0.0, 0) == pytest.approx(0.1) and \
+        training.rate(schedule, 1.0, 100) == pytest.approx(0.1 * schedule.floor)
+    assert training.rate(schedule._replace(warmup=10), 0.0, 4) == pytest.approx(0.05)
+
+
+def test_the_reader_s_recogniser_trains_on_line_crops_resumes_and_its_weights_read_in_the_adapter(cache, tmp_path):
+    """`make train-fots` in miniature: the line recogniser trained from the cache into a reader
+    folder with the committed detector, resumed, then read by the adapter in PyTorch and ONNX."""
+    out = str(tmp_path / "reader")
+    for steps in (2, 3):
+        subprocess.run([sys.executable, "-m", "models.fots.train_lines", "--cache", cache, "--out", out,
+                        "--steps", str(steps), "--batch", "8", "--valid", "3", "--valid-every", "2", "--log-every", "1",
+                        "--workers", "0", "--resume"], check=True, cwd=REPO, timeout=600)
+    config = json.loads(open(os.path.join(out, "config.json")).read())
+    assert config["recognizer"] == "pixels" and config["steps"] == 3 and config["samples_seen"] == 24
+    assert config["detector_steps"] > 0 and set(config["validation"]) >= {"valid_frames_exact", "valid_binarised_exact"}
+    from bench.worker import adapter_class
+
+    gray = np.full((40, 240), 220, np.uint8)
+    for mode in ("cpu", "onnx-cpu"):
+        adapter = adapter_class("adapters.fots:Adapter")()
+        adapter.load(mode, {"weights": out})
+        assert "line-pixels recogniser" in adapter.model_name
+        adapter.infer(adapter.preprocess(gray))
+        assert set(adapter.stage_ms) == {"det", "rec"}
+
+
+def test_easyocr_fine_tuning_writes_a_network_easyocr_loads_in_every_cpu_mode(cache, tmp_path):
+    from adapters.base import join_reading_order
+    from bench.worker import adapter_class
+    from models.easyocr_codes import finetune
+
+    out = str(tmp_path / "network")
+    subprocess.run([sys.executable, "-m", "models.easyocr_codes.finetune", "--cache", cache, "--out", out,
+                    "--steps", "2", "--batch", "4", "--valid", "2", "--valid-every", "2", "--log-every", "1"],
+                   check=True, cwd=REPO, timeout=600)
+    assert sorted(f for f in os.listdir(out) if f.startswith(finetune.NAME)) == \
+        [finetune.NAME + ext for ext in (".pth", ".py", ".yaml")]
+    state = torch.load(os.path.join(out, finetune.NAME + ".pth"))
+    assert all(k.startswith("module.") for k in state)  # as EasyOCR's CPU loader expects
+    config = json.loads(open(os.path.join(out, "config.json")).read())
+    assert config["steps"] == 2 and config["from"].startswith("english_g2")
+    gray = np.full((60, 300), 230, np.uint8)
+    import cv2
+
+    cv2.putText(gray, "LOT 12", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 0, 3)
+    readings = []
+    for mode in ("cpu", "onnx-cpu"):
+        adapter = adapter_class("adapters.easyocr:Adapter")()
+        adapter.load(mode, {"network": out})
+        assert adapter.model_name == "CRAFT + english_g2 fine-tuned on codes (easyocr_codes, 2 steps)"
+        assert adapter.model_files()[1] == os.path.realpath(os.path.join(out, finetune.NAME + ".pth"))
+        readings.append(join_reading_order(adapter.infer(adapter.preprocess(gray))))
+    assert readings[0] and readings[1]  # a reading, through EasyOCR's own pipeline, in both modes
+    with pytest.raises(ValueError, match="should hold one custom network"):
+        adapter_class("adapters.easyocr:Adapter").check_options({"network": cache})
+
+
+def test_the_training_cost_benchmark_records_line_crops_and_canvases_per_second(tmp_path):
+    record = str(tmp_path / "training.jsonl")
+    subprocess.run([sys.executable, "-m", "models.fots.throughput", "--steps", "2", "--codes", "20", "--batch", "16",
+                    "--canvas-batch", "2", "--record", record], check=True, cwd=REPO, timeout=600)
+    rows = [json.loads(line) for line in open(record)]
+    lines_rows = [r for r in rows if r["what"] == "line recogniser training step"]
+    assert [r["bf16"] for r in lines_rows] == [False, True] and all(r["lines_per_s"] > 0 for r in lines_rows)
+    assert any(r["what"] == "joint FOTS-B0 training step" and r["canvases_per_s"] > 0 for r in rows)
+    assert {r.get("styles") for r in rows if r["what"] == "rendering lines for the cache"} == {0.0, 1.0}
+    assert all(r["cpu"] and r["threads"] >= 1 for r in rows)
+
+
+def test_the_character_classifier_trains_through_the_same_loop(tmp_path):
+    out = str(tmp_path / "charcls")
+    subprocess.run([sys.executable, "-m", "models.charcls.train", "--frames", "6", "--epochs", "2", "--valid", "2",
+                    "--workers", "1", "--out", out], check=True, cwd=REPO, timeout=600)
+    config = json.loads(open(os.path.join(out, "config.json")).read())
+    assert config["steps"] >= 2 and config["vocab"] and config["cells"] > 0 and "valid_exact" in config["validation"]
+    from models.charcls import net
+
+    net.load_classifier(out, "cpu")
+
+
+def test_the_photo_like_check_set_is_tight_binarised_lines_the_harness_reads(tmp_path):
+    from bench.dataset import decode, open_dataset, read_bytes
+    from synth import photolike
+
+    manifest = photolike.write(str(tmp_path / "photolike"), 12)
+    dataset = open_dataset(manifest)
+    assert len(dataset.entries) == 12 and all(e.text.strip() for e in dataset.entries)
+    for entry in dataset.entries:
+        image = decode(read_bytes(entry), entry)
+        assert set(np.unique(image)) <= {0, 255} and image.shape[0] <= 2 * synth_lines.STORE_HEIGHT + 10
+    assert photolike.write(str(tmp_path / "again"), 12) and \
+        open(manifest).read() == open(str(tmp_path / "again" / "manifest.csv")).read()
