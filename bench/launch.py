@@ -30,19 +30,20 @@ def check_adapters(config: Dict[str, Any]) -> None:
     """Every cell's adapter module imports here (without its engine) and names an adapter
     class whose options it accepts (``Adapter.check_options``), or a clear error."""
     for cell in cfg.cells(config, sys.executable):
-        key = "engines.%s.adapter" % cell.engine if config["engines"][cell.engine].get("adapter") else \
-            "engines.%s (adapter %s)" % (cell.engine, cell.adapter)
+        explicit = bool(config["engines"][cell.engine].get("adapter"))
+        where = ("engines.%s.adapter: %s" if explicit else "engines.%s: adapter %s") % (cell.engine, cell.adapter)
         module, _, name = cell.adapter.partition(":")
         if not module.strip() or not all(part.isidentifier() for part in module.split(".")) or \
                 (name and not name.isidentifier()):
-            raise cfg.ConfigError("%s: %r is not 'package.module:Class' (e.g. adapters.fots:Adapter)" % (key, cell.adapter))
+            raise cfg.ConfigError("engines.%s.adapter: %r is not 'package.module:Class' (e.g. adapters.fots:Adapter)"
+                                  % (cell.engine, cell.adapter))
         try:
             cls = adapter_class(cell.adapter)
         except Exception as exc:  # a missing module, a SyntaxError or any error while importing it
-            raise cfg.ConfigError("%s: %s cannot be loaded (%s: %s)" % (key, cell.adapter, type(exc).__name__, exc))
+            raise cfg.ConfigError("%s cannot be loaded (%s: %s)" % (where, type(exc).__name__, exc))
         if not isinstance(cls, type) or not issubclass(cls, BaseAdapter):
-            raise cfg.ConfigError("%s: %s is not an adapter (a subclass of adapters.base.Adapter with modes, load "
-                                  "and infer; see README, Adding an engine)" % (key, cell.adapter))
+            raise cfg.ConfigError("%s is not an adapter (a subclass of adapters.base.Adapter with modes, load and "
+                                  "infer; see README, Adding an engine)" % where)
         try:
             cls.check_options(cell.options)
         except ValueError as exc:

@@ -76,11 +76,12 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
 
 def first_passes(rows: List[Dict[str, str]]) -> List[Dict[str, str]]:
     """Each sample's row of its first recorded pass: the rows that accuracy counts."""
-    first: Dict[str, Dict[str, str]] = {}
-    for row in rows:
-        kept = first.get(row["sample_id"])
-        if kept is None or int(row["pass"]) < int(kept["pass"]):
-            first[row["sample_id"]] = row
+    first: Dict[Any, Dict[str, str]] = {}
+    for i, row in enumerate(rows):
+        key = row.get("sample_id", i)  # rows made without ids (tests' scenarios) count once each
+        kept = first.get(key)
+        if kept is None or int(row.get("pass") or 0) < int(kept.get("pass") or 0):
+            first[key] = row
     return list(first.values())
 
 
