@@ -139,6 +139,32 @@ def augment(sample: LineSample, rng: np.random.Generator) -> Tuple[np.ndarray, B
     return image, box
 
 
+def marks(image: np.ndarray, box: Box, rng: np.random.Generator) -> np.ndarray:
+    """Now and then, what real crops carry beside the code: stray marks just outside the
+    line (a neighbouring print, a speck, a scratch; 15%), or ink missing from the print
+    (dropped dots, a worn ribbon; 10%)."""
+    x0, y0, x1, y1 = box
+    h = max(2.0, y1 - y0)
+    ink, paper = (float(v) for v in np.percentile(image, (3, 97)))
+    draw = rng.random()
+    if draw >= 0.25:
+        return image
+    image = image.copy()
+    for _ in range(int(rng.integers(1, 4)) if draw < 0.15 else int(rng.integers(2, 9))):
+        size = (max(1, int(rng.uniform(0.05, 0.3) * h)), max(1, int(rng.uniform(0.05, 0.3) * h)))
+        if draw < 0.15:  # beside the line, at either end or above or below it
+            side = rng.integers(4)
+            cx = x0 - rng.uniform(0.05, 0.6) * h if side == 0 else x1 + rng.uniform(0.05, 0.6) * h if side == 1 \
+                else rng.uniform(x0, x1)
+            cy = rng.uniform(y0, y1) if side < 2 else (y0 - rng.uniform(0.1, 0.5) * h if side == 2
+                                                       else y1 + rng.uniform(0.1, 0.5) * h)
+            tone = ink
+        else:  # on the print
+            cx, cy, tone = rng.uniform(x0, x1), rng.uniform(y0, y1), paper
+        cv2.ellipse(image, (int(cx), int(cy)), size, float(rng.uniform(0, 180)), 0, 360, int(tone), -1)
+    return image
+
+
 # ---------------------------------------------------------------- the cache
 def _render(job: Tuple[int, int, float, float]) -> List[LineSample]:
     index, seed, styles, random_lines = job

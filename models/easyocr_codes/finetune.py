@@ -126,7 +126,8 @@ class Lines(torch.utils.data.IterableDataset):
                 if self.photo_lines:
                     samples = [self.photo_lines[int(rng.integers(len(self.photo_lines)))] if rng.random() < self.photos
                                else s for s in samples]
-                x, steps = batch([train_lines.view(s, rng, cut=line_input) for s in samples], multiple=32)
+                x, steps = batch([train_lines.view(s, rng, cut=line_input, training=True) for s in samples],
+                                 multiple=32)
                 labels = [encode(s.text, self.chars) for s in samples]
                 yield (torch.from_numpy(x), torch.from_numpy(steps), torch.tensor([c for la in labels for c in la]),
                        torch.tensor([len(la) for la in labels]))

@@ -91,7 +91,8 @@ class Mixed(torch.utils.data.IterableDataset):
                         if rng.random() < 0.5:  # light, blur, noise, JPEG: as another camera would take it
                             line = line._replace(image=camera(rng, line.image.astype(np.float32) / 255.0))
                         samples.append(line)
-                yield train_lines.collate([train_lines.view(s, rng) for s in samples], [s.text for s in samples])
+                yield train_lines.collate([train_lines.view(s, rng, training=True) for s in samples],
+                                          [s.text for s in samples])
             step += 1
 
 

@@ -47,10 +47,14 @@ def jittered(box: Tuple[float, float, float, float], rng: np.random.Generator) -
 
 
 def view(sample: synth_lines.LineSample, rng: np.random.Generator, augment: bool = True,
-         cut: Callable[[np.ndarray, Sequence[float]], np.ndarray] = lines.line_input) -> np.ndarray:
-    """One training (or validation) input of a line sample: maybe augmented, its box off as a
-    detector's may be, cut out by ``cut`` (a recogniser's own input preparation)."""
+         cut: Callable[[np.ndarray, Sequence[float]], np.ndarray] = lines.line_input,
+         training: bool = False) -> np.ndarray:
+    """One training (or validation) input of a line sample: maybe augmented (in training, with
+    marks beside or missing from the print too), its box off as a detector's may be, cut out
+    by ``cut`` (a recogniser's own input preparation)."""
     image, box = synth_lines.augment(sample, rng) if augment else (sample.image, sample.box)
+    if training:
+        image = synth_lines.marks(image, box, rng)
     return cut(image, jittered(box, rng))
 
 
@@ -84,7 +88,7 @@ class Batches(torch.utils.data.IterableDataset):
                 for b in rng.permutation(chunk):
                     ids = picked[b * self.size:(b + 1) * self.size]
                     samples = [found[int(i)] for i in ids]
-                    yield collate([view(s, rng) for s in samples], [s.text for s in samples])
+                    yield collate([view(s, rng, training=True) for s in samples], [s.text for s in samples])
             block += 1
 
 
