@@ -53,10 +53,10 @@ class Adapter(BaseAdapter):
             model_dir = easyocr_en_models.model_dir()
         self._recognizer, network = "english_g2.pth", {}
         if options.get("network"):
-            name = network_name(options["network"])
-            model_dir = with_network(model_dir, options["network"], name)
+            name, folder = network_name(options["network"]), repo_path(options["network"])
+            model_dir = with_network(model_dir, folder, name)
             network, self._recognizer = {"recog_network": name}, name + ".pth"
-            self.model_name = "CRAFT + %s" % network_about(options["network"], name)
+            self.model_name = "CRAFT + %s" % network_about(folder, name)
         self._model_dir = model_dir
         self._reader = easyocr.Reader(
             options.get("languages", ["en"]), gpu=self._gpu, model_storage_directory=model_dir,
@@ -165,6 +165,9 @@ class Adapter(BaseAdapter):
         if options.get("network") is not None:
             network_name(options["network"])
 
+    def versions(self) -> Dict[str, str]:
+        return dict(self._about, **torch_gpu_versions(self._torch))
+
 
 def network_name(folder: Any) -> str:
     """The name of the EasyOCR custom network in ``folder`` (its one ``NAME.yaml`` with
@@ -208,9 +211,6 @@ def with_network(model_dir: str, folder: str, name: str) -> str:
         if not os.path.lexists(link):
             os.symlink(path, link)
     return out
-
-    def versions(self) -> Dict[str, str]:
-        return dict(self._about, **torch_gpu_versions(self._torch))
 
 
 def recogniser_for_export(model, torch):

@@ -111,7 +111,8 @@ class Run:
             "pred_grammar": "" if constrained is None else constrained,
             "correct_grammar": "" if constrained is None else int(metrics.normalize(constrained, **norm) == truth),
             "grammar_far": "" if event.get("grammar_far") is None else event["grammar_far"],
-            "t_post_ms": ms(event.get("t_post_ms"))})
+            "t_post_ms": ms(event.get("t_post_ms")), "t_det_ms": ms(event.get("t_det_ms")),
+            "t_rec_ms": ms(event.get("t_rec_ms"))})
         self.done.add(key)
 
     def run_cell(self, cell: cfg.Cell, todo: List[Tuple[int, str]]) -> Dict[str, Any]:
