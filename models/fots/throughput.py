@@ -4,7 +4,7 @@ jointly on canvases (for comparison: what every recognition sample cost before),
 fast the generators make lines for the line cache (synth/lines.py). Appends one JSON line
 per figure to ``results/benchmarks/fots-training.jsonl``, with the machine's CPU and threads.
 
-    python -m models.fots.throughput [--steps 20] [--codes 300]
+    python -m models.fots.throughput [--steps 20] [--codes 300] [--batch 32 64]
 
 Lines come from a small cache rendered first (``--codes`` codes, the training mix), so that
 their widths are those training sees; a step's lines are padded to the widest of its batch,
@@ -52,7 +52,7 @@ def line_steps(cache: str, batch: int, steps: int, bf16: bool) -> Dict[str, floa
     """Line crops per second through a training step of the line recogniser."""
     task = train_lines.Batches(cache, batch, 0)
     batches = iter(task)
-    model = lines.LineRecognizer(len(VOCAB) + 1)
+    model = lines.LineRecognizer(len(VOCAB) + 1).to(memory_format=torch.channels_last)  # as training holds it
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     widths: List[int] = []
 
@@ -60,7 +60,7 @@ def line_steps(cache: str, batch: int, steps: int, bf16: bool) -> Dict[str, floa
         x, n, labels, lengths, _ = next(batches)
         widths.append(x.shape[-1])
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            log_probs = model(x).float()
+            log_probs = model(x.contiguous(memory_format=torch.channels_last)).float()
         loss = F.ctc_loss(log_probs, labels, n, lengths, blank=0, zero_infinity=True)
         optimizer.zero_grad()
         loss.backward()
@@ -102,7 +102,7 @@ def rendering(codes: int, styles: float) -> float:
 def main(argv: List[str] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per figure")
-    parser.add_argument("--batch", type=int, default=64, help="lines per recognition step")
+    parser.add_argument("--batch", type=int, nargs="+", default=[32, 64], help="lines per recognition step")
     parser.add_argument("--canvas-batch", type=int, default=16, help="canvases per joint FOTS step")
     parser.add_argument("--codes", type=int, default=300, help="codes rendered into the benchmark's line cache")
     parser.add_argument("--record", default=os.path.join("results", "benchmarks", "fots-training.jsonl"))
@@ -110,9 +110,10 @@ def main(argv: List[str] = None) -> None:
     about = {"cpu": _cpu(), "threads": torch.get_num_threads(), "device": training.device(), "torch": torch.__version__}
     with tempfile.TemporaryDirectory() as cache:
         synth_lines.write_cache(cache, synth_lines.TRAIN_START, args.codes)
-        for bf16 in (False, True):
-            record(args.record, dict(about, what="line recogniser training step", batch=args.batch, bf16=bf16,
-                                     steps=args.steps, **line_steps(cache, args.batch, args.steps, bf16)))
+        for batch in args.batch:
+            for bf16 in (False, True):
+                record(args.record, dict(about, what="line recogniser training step", batch=batch, bf16=bf16,
+                                         steps=args.steps, **line_steps(cache, batch, args.steps, bf16)))
     for bf16 in (False, True):
         record(args.record, dict(about, what="joint FOTS-B0 training step", batch=args.canvas_batch, bf16=bf16,
                                  steps=max(3, args.steps // 4), **canvas_steps(args.canvas_batch, max(3, args.steps // 4),
