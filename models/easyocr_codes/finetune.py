@@ -252,7 +252,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         with open(os.path.join(out, "config.json")) as f:  # a network written here, without its checkpoint
             config = json.load(f)  # (committed weights on another machine): continue from it
         begin = {"step": config["steps"], "seconds": float(config["train_seconds"]),
-                 "samples": config.get("samples_seen", 0)}
+                 "samples": config.get("samples_seen", 0), "best_valid": config.get("validation"),
+                 "best": (config.get("validation") or {}).get("valid_exact")}  # kept unless bettered
         print("continuing %s from its network (%d steps), with a fresh optimiser" % (out, begin["step"]),
               file=sys.stderr)
     model = pretrained(network if begin else None).to(where)
