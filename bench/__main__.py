@@ -73,6 +73,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
     print("run folder: %s" % current.dir, file=sys.stderr)
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop, as Ctrl-C
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})  # even if its parent blocked them
     try:
         summary = current.execute()
     except runner.RunStopped as exc:

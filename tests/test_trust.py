@@ -41,8 +41,16 @@ def copy_dataset(small_dataset, tmp_path, name="data"):
 
 
 def popen(*args, **kwargs):
+    """The runner as started from a terminal: Ctrl-C reaches it even where the test process was
+    started with SIGINT ignored or blocked (a background job; children inherit both)."""
     return subprocess.Popen([sys.executable, "-m", "bench", "run", "--quiet"] + [str(a) for a in args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, **kwargs)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                            preexec_fn=_ctrl_c_reaches_it, **kwargs)
+
+
+def _ctrl_c_reaches_it() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def wait_for_rows(results, count, timeout=120):
