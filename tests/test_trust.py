@@ -40,17 +40,19 @@ def copy_dataset(small_dataset, tmp_path, name="data"):
     return data
 
 
-def popen(*args, **kwargs):
+def popen(*args, preexec_fn=None, **kwargs):
     """The runner as started from a terminal: Ctrl-C reaches it even where the test process was
     started with SIGINT ignored or blocked (a background job; children inherit both)."""
     return subprocess.Popen([sys.executable, "-m", "bench", "run", "--quiet"] + [str(a) for a in args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                            preexec_fn=_ctrl_c_reaches_it, **kwargs)
+                            preexec_fn=lambda: _ctrl_c_reaches_it(preexec_fn), **kwargs)
 
 
-def _ctrl_c_reaches_it() -> None:
+def _ctrl_c_reaches_it(then=None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    if then is not None:
+        then()
 
 
 def wait_for_rows(results, count, timeout=120):
