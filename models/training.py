@@ -113,6 +113,14 @@ def rate(schedule: Schedule, progress: float, run_step: int) -> float:
 FRESH = {"step": 0, "seconds": 0.0, "samples": 0, "best": None, "best_valid": None}
 
 
+def begin_from(config: Dict[str, Any]) -> Dict[str, Any]:
+    """Where a run continuing from weights its ``config.json`` describes (no checkpoint: a
+    fresh optimiser) begins: their step, seconds and lines, and their validation, kept unless bettered."""
+    return {"step": config["steps"], "seconds": float(config["train_seconds"]),
+            "samples": config.get("samples_seen", 0), "best_valid": config.get("validation"),
+            "best": (config.get("validation") or {}).get(Task.main)}
+
+
 def resume_state(folder: str, model: torch.nn.Module, optimizer, location: str) -> Dict[str, Any]:
     """Load ``folder/checkpoint.pt`` into the model and optimiser; the step, seconds,
     samples and best figure so far (None when there is no checkpoint)."""

@@ -251,9 +251,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not again and os.path.isfile(network) and os.path.isfile(os.path.join(out, "config.json")):
         with open(os.path.join(out, "config.json")) as f:  # a network written here, without its checkpoint
             config = json.load(f)  # (committed weights on another machine): continue from it
-        begin = {"step": config["steps"], "seconds": float(config["train_seconds"]),
-                 "samples": config.get("samples_seen", 0), "best_valid": config.get("validation"),
-                 "best": (config.get("validation") or {}).get("valid_exact")}  # kept unless bettered
+        begin = training.begin_from(config)
         print("continuing %s from its network (%d steps), with a fresh optimiser" % (out, begin["step"]),
               file=sys.stderr)
     model = pretrained(network if begin else None).to(where)

@@ -203,9 +203,7 @@ def main(argv: Optional[List[str]] = None) -> None:
             os.path.isfile(os.path.join(args.out, "model.pt")):  # committed weights, no optimiser
         committed, config = reader.load(args.out, where)
         model.load_state_dict(committed.lines.state_dict())
-        begin = {"step": config["steps"], "seconds": float(config["train_seconds"]),
-                 "samples": config.get("samples_seen", 0), "best_valid": config.get("validation"),
-                 "best": (config.get("validation") or {}).get("valid_exact")}  # kept unless bettered
+        begin = training.begin_from(config)
     training.fit(task, model, optimizer, args.out, schedule, resume=args.resume, begin=begin, where=where)
 
 
