@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 REQS   := env/requirements-runner.txt env/requirements-easyocr.txt env/requirements-paddleocr.txt \
           env/requirements-onnx.txt env/requirements-report.txt env/requirements-dev.txt \
-          env/requirements-fleet.txt
+          env/requirements-fleet.txt env/requirements-training.txt
 ARGS   ?=
 
 SUITE  ?= bench/suites/default.yaml
@@ -18,7 +18,7 @@ INVENTORY ?= env/fleet/example-local.yml
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines photolike train-fots finetune-easyocr train-charcls charcls-stages system deps dataset clean-venv
+.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines photolike train-fots finetune-easyocr finetune-ppocrv6 train-charcls charcls-stages system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
@@ -51,7 +51,7 @@ fots-backbones: $(DEPS)  ## inference cost of FOTS with backbones B0-B3; appends
 fots-throughput: $(DEPS)  ## training cost: line crops/s of the line recogniser, canvases/s of joint FOTS, lines/s rendered; appends to results/benchmarks/
 	$(BIN)/python -m models.fots.throughput $(ARGS)
 
-# rendered training lines (synth/lines.py), shared by the reader's recogniser and EasyOCR's fine-tuning
+# rendered training lines (synth/lines.py), shared by the reader's recogniser and the general engines' fine-tuning
 LINES ?= $(HOME)/.cache/ocr-edge-bench/lines/train
 LINE_CODES ?= 20000
 lines: $(DEPS)  ## render LINE_CODES generated codes' lines into the line cache LINES (appends; skipped when it exists)
@@ -70,6 +70,9 @@ endif
 
 finetune-easyocr: lines  ## fine-tune EasyOCR's english_g2 recogniser on code lines (DATASET=photos: with them) for MINUTES
 	$(BIN)/python -m models.easyocr_codes.finetune --cache $(LINES) --minutes $(MINUTES) $(if $(DATASET),--dataset $(DATASET)) $(ARGS)
+
+finetune-ppocrv6: lines  ## fine-tune PP-OCRv6's small recogniser on code lines (DATASET=photos: with them) for MINUTES
+	$(BIN)/python -m models.ppocrv6_codes.finetune --cache $(LINES) --minutes $(MINUTES) $(if $(DATASET),--dataset $(DATASET)) $(ARGS)
 
 train-charcls: $(DEPS)  ## train the two-stage reader's character classifier afresh (ARGS="--frames 4000" etc.)
 	$(BIN)/python -m models.charcls.train $(ARGS)

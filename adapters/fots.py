@@ -151,7 +151,7 @@ class Adapter(BaseAdapter):
         import cv2
 
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return self._data.to_canvas(gray)
+        return self._data.for_reading(gray)
 
     def infer(self, inputs: Any) -> List[Word]:
         if self._grammar is not None:

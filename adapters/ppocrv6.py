@@ -12,12 +12,16 @@ finds no line, the call is all detection and recognition takes 0 ms.
 
 Options go to ``RapidOCR(params=...)`` under their dotted names, and the harness's short
 ones: ``det_limit_type``, ``det_limit_side_len`` (as for the PP-OCRv4 rows: the crop's short
-side scaled up to 160 px), ``use_cls`` (the angle classifier, off by default, as there).
+side scaled up to 160 px), ``use_cls`` (the angle classifier, off by default, as there),
+``rec_model``: a recogniser to run instead of the shipped one (a ``.onnx`` path relative to
+the repository, its characters in its ``character`` metadata, as
+models/ppocrv6_codes/finetune.py writes it: engine ``ppocrv6-codes``).
 
 The package needs Python >= 3.8: on a Jetson with JetPack 4.6 (Python 3.6) give this
 engine an interpreter of its own in the suite (``python:``); in one that is too old the cell
 is skipped with that reason.
 """
+import json
 import os
 import sys
 import time
@@ -27,7 +31,7 @@ import numpy as np
 
 from adapters import rapidocr as v4
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import ModeUnavailable, Word, box_of, threads
+from adapters.base import ModeUnavailable, Word, box_of, repo_path, threads
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench", "ppocrv6-trt")
 MODELS = {"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onnx",
@@ -54,11 +58,15 @@ class Adapter(BaseAdapter):
         onnx_runtime.providers(v4.ORT_MODE[mode], onnxruntime.get_available_providers())  # or skipped, with why
         options = dict(options)
         max_side = int(options.pop("max_side", v4.MAX_SIDE))
+        rec_model = options.pop("rec_model", None)
         params = {"Global.use_cls": False, "Global.log_level": "error"}
         params.update({SHORT.get(k, k): v for k, v in options.items()})
         use_cls = bool(params["Global.use_cls"])
         stages = ["det", "rec"] + (["cls"] if use_cls else [])
         self._files = [_model_path(stage) for stage in stages]
+        if rec_model:
+            self._files[1] = repo_path(rec_model)
+            self.model_name = "PP-OCRv6 small (det + %s)" % rec_about(self._files[1])
         for stage, path in zip(stages, self._files):
             if not os.path.isfile(path):
                 raise RuntimeError("rapidocr's wheel lacks %s (%s); this adapter never downloads models" % (stage, path))
@@ -79,6 +87,13 @@ class Adapter(BaseAdapter):
         self._engine = engine
         self._about = dict(onnx_runtime.describe(v4.ORT_MODE[mode], engines), models=self.model_name)
 
+    @classmethod
+    def check_options(cls, options: Dict[str, Any]) -> None:
+        path = options.get("rec_model")
+        if path is not None and not (isinstance(path, str) and path.endswith(".onnx") and
+                                     os.path.isfile(repo_path(path))):
+            raise ValueError("rec_model: an ONNX recogniser file (.onnx, relative to the repository), got %r" % (path,))
+
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         return v4.Adapter.preprocess(self, image)
 
@@ -97,6 +112,17 @@ class Adapter(BaseAdapter):
 
     def versions(self) -> Dict[str, str]:
         return self._about
+
+
+def rec_about(path: str) -> str:
+    """How the report names a fine-tuned recogniser: what it was fine-tuned from and for how
+    long, from the ``config.json`` its training wrote beside it, else its file name."""
+    try:
+        with open(os.path.join(os.path.dirname(path), "config.json")) as f:
+            config = json.load(f)
+        return "rec fine-tuned on codes (%s, %d steps)" % (os.path.basename(path), config["steps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "rec %s" % os.path.basename(path)
 
 
 def _model_path(stage: str) -> str:

@@ -8,7 +8,9 @@ Sources, drawn per line sample (``line_samples``): the benchmark's generator
 (``synth.frames``, whole photographed frames: what the embedded dataset looks like) and the
 printing-style generator (``synth.printing``: many typefaces, print techniques, surfaces and
 formats); with probability ``random_lines`` a line prints random code characters instead of
-a code, so that a recogniser reads each character rather than recite the formats.
+a code, and with probability ``mixed_lines`` a line of a code's parts in no fixed order
+(``mixed_line``: field names, dates with digits or month names, times, lots, serials), so
+that a recogniser reads each character rather than recite the formats.
 
 Rendering is the slow part (a frame of the benchmark's generator takes ~35 ms, a printing
 crop ~3 ms), so lines are rendered once into a cache (``write_cache``, ``LineCache``) that
@@ -54,6 +56,53 @@ def random_line(rng: np.random.Generator) -> str:
     return "".join(chars[i] for i in rng.integers(0, len(chars), int(rng.integers(6, 41))))
 
 
+# the parts of a line as codes print them, for ``mixed_line`` (never the held-out phrase "USE BY")
+FIELDS = ("EXP", "EXP.", "EXPIRY", "EXP DATE", "E", "LOT", "LOT NO.", "L", "BATCH", "B.NO.", "BN", "MFG", "MFD",
+          "MFG.", "PKD", "PROD", "P", "BB", "BBE", "BEST BEFORE", "SN", "S/N", "REF", "NO.", "QTY")
+
+
+def _mixed_part(rng: np.random.Generator) -> str:
+    kind = rng.random()
+    if kind < 0.22:
+        field = str(rng.choice(FIELDS))
+        return field + str(rng.choice([":", " ", "", ": "] if field.endswith(".") else [":", " ", "", ".", ": "]))
+    if kind < 0.4:  # a date, in digits or with a month's name
+        if rng.random() < 0.5:
+            return printing._date(rng, str(rng.choice(["dmy", "my", "ymd", "ym"])), str(rng.choice(["/", ".", "-", " "])),
+                                  int(rng.choice([2, 4])))
+        month, year = str(rng.choice(printing.MONTHS)), int(rng.integers(2019, 2034))
+        year_text = str(year) if rng.random() < 0.6 else "%02d" % (year % 100)
+        day = "%02d" % rng.integers(1, 32)
+        return [month + " " + year_text, day + " " + month + " " + year_text, month + "." + year_text,
+                year_text + " " + month, day + month + year_text, month + "-" + year_text][int(rng.integers(6))]
+    if kind < 0.5:
+        return printing._time(rng)
+    if kind < 0.75:  # a lot: a letter or two and digits, repeats included (P110919)
+        digits = printing._pick(rng, DIGITS, int(rng.integers(3, 11)))
+        if rng.random() < 0.3:
+            at = int(rng.integers(len(digits)))
+            digits = digits[:at] + digits[at] * int(rng.integers(1, 4)) + digits[at:]
+        return printing._pick(rng, printing.UPPER, int(rng.integers(0, 3))) + digits
+    if kind < 0.9:  # a serial
+        return printing._pick(rng, DIGITS + printing.UPPER, int(rng.integers(3, 13)))
+    return printing._pick(rng, DIGITS, int(rng.integers(1, 5))) + str(rng.choice(list("/.-:,"))) + \
+        printing._pick(rng, DIGITS, int(rng.integers(1, 5)))
+
+
+def mixed_line(rng: np.random.Generator) -> str:
+    """Two to five parts of codes in no fixed order (``FIELDS``, dates with digits or month
+    names, times, lots with repeated digits, serials), at most 40 characters: a line in a
+    format no generator was written for, as another factory prints it."""
+    parts = [_mixed_part(rng) for _ in range(int(rng.integers(2, 6)))]
+    text = ""
+    for part in parts:
+        joined = text + ("" if not text or text.endswith((":", " ")) or rng.random() < 0.15 else " ") + part
+        if len(joined.strip()) > 40:
+            break
+        text = joined
+    return text.strip() or parts[0][:40].strip() or "0"
+
+
 def cut_lines(gray: np.ndarray, boxes: Sequence[Box], texts: Sequence[str], source: str) -> List[LineSample]:
     """Each line of a grey image with the surface around it (``MARGIN_Y``, ``MARGIN_X`` line
     heights where the image has it), shrunk to at most ``STORE_HEIGHT`` pixels of line."""
@@ -77,12 +126,15 @@ def cut_lines(gray: np.ndarray, boxes: Sequence[Box], texts: Sequence[str], sour
 
 
 def line_samples(index: int, seed: int = SEED, styles: float = 0.7, random_lines: float = 0.35,
-                 held_out: Optional[str] = None) -> List[LineSample]:
+                 held_out: Optional[str] = None, mixed_lines: float = 0.0) -> List[LineSample]:
     """The lines of generated code ``index``: from the printing-style generator with
     probability ``styles`` (``held_out`` as its ``render`` takes it: that part only), else
-    from the benchmark's generator; random characters with probability ``random_lines``."""
+    from the benchmark's generator; random characters with probability ``random_lines``, else
+    a ``mixed_line`` with probability ``mixed_lines``."""
     pick = np.random.default_rng([seed, index, 11])
     lines = [random_line(pick)] if pick.random() < random_lines else None
+    if lines is None and mixed_lines and pick.random() < mixed_lines:
+        lines = [mixed_line(pick)]
     if held_out or pick.random() < styles:
         crop = printing.render(seed, index, held_out, lines)
         return cut_lines(crop.image, crop.boxes, crop.texts, "printing:" + "/".join(crop.style))
@@ -166,13 +218,13 @@ def marks(image: np.ndarray, box: Box, rng: np.random.Generator) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the cache
-def _render(job: Tuple[int, int, float, float]) -> List[LineSample]:
-    index, seed, styles, random_lines = job
-    return line_samples(index, seed, styles, random_lines)
+def _render(job: Tuple[int, int, float, float, float]) -> List[LineSample]:
+    index, seed, styles, random_lines, mixed_lines = job
+    return line_samples(index, seed, styles, random_lines, mixed_lines=mixed_lines)
 
 
 def write_cache(out: str, start: int, count: int, seed: int = SEED, styles: float = 0.7,
-                random_lines: float = 0.35, workers: int = 1, shard: int = 0) -> int:
+                random_lines: float = 0.35, workers: int = 1, shard: int = 0, mixed_lines: float = 0.0) -> int:
     """Render generated codes ``start`` .. ``start + count`` and append their lines to
     ``out/pixels-<shard>.bin`` (rows of uint8 pixels) and ``out/lines-<shard>.jsonl`` (one
     line each: where its pixels are, its shape, box, text and source). Returns the lines
@@ -181,7 +233,7 @@ def write_cache(out: str, start: int, count: int, seed: int = SEED, styles: floa
     pixels_path = os.path.join(out, "pixels-%d.bin" % shard)
     offset = os.path.getsize(pixels_path) if os.path.exists(pixels_path) else 0
     written = 0
-    jobs = [(i, seed, styles, random_lines) for i in range(start, start + count)]
+    jobs = [(i, seed, styles, random_lines, mixed_lines) for i in range(start, start + count)]
     with open(pixels_path, "ab") as pixels, open(os.path.join(out, "lines-%d.jsonl" % shard), "a") as meta, \
             Pool(workers) as pool:
         for n, lines in enumerate(pool.imap(_render, jobs, chunksize=16), 1):
@@ -251,11 +303,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--styles", type=float, default=0.7, help="share from the printing-style generator")
     parser.add_argument("--random-lines", type=float, default=0.35, help="share of random-character lines")
+    parser.add_argument("--mixed-lines", type=float, default=0.0,
+                        help="share of the other lines that print a code's parts in no fixed order")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     parser.add_argument("--shard", type=int, default=0, help="this writer's shard number (parallel writers)")
     args = parser.parse_args(argv)
     n = write_cache(args.out, args.start, args.count, args.seed, args.styles, args.random_lines,
-                    args.workers, args.shard)
+                    args.workers, args.shard, args.mixed_lines)
     print("%d lines into %s" % (n, args.out))
 
 

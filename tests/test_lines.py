@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import training
+from models import recogniser_finetune, training
 from models.fots import lines
 from synth import lines as synth_lines
 from tests.conftest import REPO
@@ -43,6 +43,22 @@ def test_generated_lines_are_deterministic_in_the_alphabet_and_their_boxes_on_th
     assert seen == {"frames", "printing"}
     held = synth_lines.line_samples(5000, held_out="technique")
     assert all(s.source.split("/")[1] == "engraved" for s in held)
+
+
+def test_mixed_lines_print_codes_parts_in_no_fixed_order_never_the_held_out_phrase():
+    rng = np.random.default_rng(0)
+    texts = [synth_lines.mixed_line(rng) for _ in range(400)]
+    assert all(0 < len(t) <= 40 and set(t) <= set(synth_lines.CODE_CHARS + " ") for t in texts)
+    assert not any("USE BY" in t for t in texts)
+    assert sum(any(m in t for m in ("JAN", "MAR", "AUG", "DEC")) for t in texts) >= 20  # months by name
+    assert len({t.split(" ")[0] for t in texts}) >= 100  # no fixed first field
+    assert texts[:5] == [synth_lines.mixed_line(r) for r in [np.random.default_rng(0)] for _ in range(5)]
+    mixed = [s.source for i in range(40) for s in synth_lines.line_samples(synth_lines.TRAIN_START + i,
+                                                                           random_lines=0.0, mixed_lines=1.0)]
+    assert all(src == "frames" or src.split("/")[-1] == "given" for src in mixed)
+    plain = synth_lines.line_samples(synth_lines.TRAIN_START + 3)  # the default: as before, no mixed lines
+    assert [s.text for s in plain] == [s.text for s in synth_lines.line_samples(synth_lines.TRAIN_START + 3,
+                                                                                 mixed_lines=0.0)]
 
 
 def test_binarised_lines_are_black_print_on_white_whatever_the_surface():
@@ -190,6 +206,64 @@ def test_easyocr_fine_tuning_writes_a_network_easyocr_loads_in_every_cpu_mode(ca
                           cwd=REPO, timeout=600, stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 0 and "continuing" in proc.stderr and "(2 steps)" in proc.stderr, proc.stderr[-2000:]
     assert json.loads(open(os.path.join(out, "config.json")).read())["steps"] == 3  # one more step, not three
+
+
+def test_ppocrv6_s_recogniser_converted_to_pytorch_agrees_with_onnx_runtime_and_trains_every_weight(cache):
+    import onnxruntime
+
+    from models.ppocrv6_codes import finetune
+
+    rec = finetune.PPOCRv6()
+    net = finetune.network().eval()
+    sample = synth_lines.LineCache(cache)[0]
+    x, steps = rec.batch([rec.line_input(sample.image, sample.box)])
+    shipped = onnxruntime.InferenceSession(finetune.source_path(), providers=["CPUExecutionProvider"])
+    probs = shipped.run(None, {"x": x})[0]
+    chars = ["blank"] + shipped.get_modelmeta().custom_metadata_map["character"].split("\n") + [" "]
+    keep = [0] + [chars.index(c) for c in finetune.ALPHABET] + [len(chars) - 1]
+    expected = probs[..., keep] / probs[..., keep].sum(-1, keepdims=True)  # the shipped head on our alphabet
+    with torch.no_grad():
+        ours = torch.softmax(net(torch.from_numpy(x)), -1).numpy()
+    assert ours.shape == (1, steps[0], len(rec.chars) + 1) and np.abs(ours - expected).max() < 1e-4
+    trainable = sum(p.numel() for p in net.parameters())
+    assert trainable > 2_900_000  # the mixer's MatMul weights too, not only the convolutions
+    net.train()
+    log_probs = torch.log_softmax(net(torch.from_numpy(x)), -1).permute(1, 0, 2)
+    loss = torch.nn.functional.ctc_loss(log_probs, torch.tensor(recogniser_finetune.encode(sample.text, rec.chars)),
+                                        torch.from_numpy(steps), torch.tensor([len(sample.text)]))
+    loss.backward()
+    grads = [p.grad for p in net.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_ppocrv6_fine_tuning_writes_a_recogniser_rapidocr_runs_in_place_of_the_shipped_one(cache, tmp_path):
+    from adapters.base import join_reading_order
+    from bench.worker import adapter_class
+    from models.ppocrv6_codes import finetune
+
+    out = str(tmp_path / "network")
+    args = [sys.executable, "-m", "models.ppocrv6_codes.finetune", "--cache", cache, "--out", out, "--batch", "2",
+            "--valid", "2", "--log-every", "1"]
+    subprocess.run(args + ["--steps", "2", "--valid-every", "2"], check=True, cwd=REPO, timeout=600)
+    assert {finetune.NAME + ".onnx", "model.pt", "config.json"} <= set(os.listdir(out))
+    model = os.path.join(out, finetune.NAME + ".onnx")
+    gray = np.full((60, 300), 230, np.uint8)
+    import cv2
+
+    cv2.putText(gray, "LOT 12", (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 0, 3)
+    adapter = adapter_class("adapters.ppocrv6:Adapter")()
+    adapter.load("cpu", {"rec_model": model})
+    assert adapter.model_name == "PP-OCRv6 small (det + rec fine-tuned on codes (%s.onnx, 2 steps))" % finetune.NAME
+    reading = join_reading_order(adapter.infer(adapter.preprocess(gray)))
+    assert reading and set(reading) <= set(finetune.ALPHABET + " ")  # rapidocr decodes with the model's own alphabet
+    for bad in ("models/none.onnx", cache, 3):
+        with pytest.raises(ValueError, match="rec_model: an ONNX recogniser file"):
+            adapter_class("adapters.ppocrv6:Adapter").check_options({"rec_model": bad})
+    os.remove(os.path.join(out, "checkpoint.pt"))  # as committed: training continues from model.pt
+    proc = subprocess.run(args + ["--steps", "3", "--valid-every", "3"], cwd=REPO, timeout=600,
+                          stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 0 and "continuing" in proc.stderr and "(2 steps)" in proc.stderr, proc.stderr[-2000:]
+    assert json.loads(open(os.path.join(out, "config.json")).read())["steps"] == 3
 
 
 def test_the_training_cost_benchmark_records_line_crops_and_canvases_per_second(tmp_path):

@@ -3,7 +3,9 @@ project's generator, with augmentation) and for inference (a crop, or a frame re
 
 The canvas is CANVAS_H x CANVAS_W; the region is scaled to fit it, keeping its aspect ratio
 (at most 3x up), and placed at the top left (at a random offset when training); the rest
-is filled with the region's median grey.
+is filled with the region's median grey. A line crop cut at its print (``for_reading``)
+gets a margin of its median grey around it, as lines had in training: 124 of 300 photo-like
+crops read instead of 114 without it (README, "How it reads").
 """
 from typing import List, NamedTuple, Optional, Tuple
 
@@ -18,6 +20,7 @@ TRAIN_SEED = 20240801  # the generator's seed; training indices never overlap th
 TRAIN_START = 10000  # first training index (the embedded set is 0-199)
 VALID_START = 5000  # 5000-5999: validation, disjoint from both
 VALID_FRAMES = 1000
+LINE_MARGIN = 0.15  # free canvas around a line crop, in the crop's heights
 
 
 class Canvas(NamedTuple):
@@ -25,10 +28,15 @@ class Canvas(NamedTuple):
     scale: float  # canvas pixels per source pixel
     offset: Tuple[float, float]  # where the source's (0, 0) lies on the canvas
     source: Optional[np.ndarray] = None  # the grey uint8 source, whose pixels the line recogniser reads
+    pad: int = 0  # pixels of margin ``source`` has around the image it was made from
 
 
-def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0)) -> Canvas:
-    """Fit a grey uint8 image onto the canvas."""
+def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0), margin: float = 0.0) -> Canvas:
+    """Fit a grey uint8 image onto the canvas, with ``margin`` of its height of its median
+    grey added around it first (the canvas's ``source`` and ``pad``)."""
+    pad = int(round(margin * gray.shape[0]))
+    if pad:
+        gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=float(np.median(gray)))
     h, w = gray.shape[:2]
     scale = min(CANVAS_W / w, CANVAS_H / h, MAX_UPSCALE)
     nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
@@ -37,7 +45,13 @@ def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0)) -> 
     ox = int(min(offset_xy[0], CANVAS_W - nw))
     oy = int(min(offset_xy[1], CANVAS_H - nh))
     canvas[oy:oy + nh, ox:ox + nw] = resized
-    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)), gray)
+    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)), gray, pad)
+
+
+def for_reading(gray: np.ndarray) -> Canvas:
+    """The canvas an image is read from: a line crop (at least twice as wide as high, likely
+    cut at its print) with ``LINE_MARGIN`` around it, any other image as it is."""
+    return to_canvas(gray, margin=LINE_MARGIN if gray.shape[1] >= 2 * gray.shape[0] else 0.0)
 
 
 class TrainingSample(NamedTuple):

@@ -105,7 +105,7 @@ def read_photos(fots, recognizer, device: str, photos: List[annotated.Photo]) ->
     counts = []
     for photo in photos:
         gray, _ = annotated.crop(photo)
-        found = reader.read(backend, [data.to_canvas(gray)])[0]
+        found = reader.read(backend, [data.for_reading(gray)])[0]
         text = " ".join(text for _, text, _ in sorted(found, key=lambda line: (line[0][1] + line[0][3]) / 2))
         counts.append(metrics.counts(metrics.normalize(text), metrics.normalize(" ".join(t for _, t in photo.lines))))
     scores = metrics.corpus(counts)

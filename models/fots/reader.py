@@ -102,6 +102,12 @@ def to_source(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
     return (x0 - ox) / canvas.scale, (y0 - oy) / canvas.scale, (x1 - ox) / canvas.scale, (y1 - oy) / canvas.scale
 
 
+def to_image(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
+    """A box on the canvas in the pixels of the image the canvas was made from (its source
+    without the margin ``data.for_reading`` may have added)."""
+    return tuple(v - canvas.pad for v in to_source(box, canvas))
+
+
 Line = Tuple[Tuple[float, float, float, float], str, float]
 
 
@@ -130,7 +136,7 @@ def recognize(backend, canvases: Sequence[data.Canvas], found, feats, rois: np.n
 def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
          stage_ms: Optional[Dict[str, float]] = None) -> List[List[Line]]:
     """The lines of each canvas (``data.to_canvas(gray)``), read in one pass of each graph:
-    box in the source's pixels, text, confidence. ``stage_ms`` gets the detection's and the
+    box in the image's pixels, text, confidence. ``stage_ms`` gets the detection's and the
     recognition's milliseconds."""
     began = time.perf_counter()
     found, feats, rois = detect(backend, canvases, threshold)
@@ -143,7 +149,7 @@ def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
         out.append([])
         for box, det_conf in lines_found:
             text, rec_conf = next(texts)
-            out[-1].append((to_source(box, canvas), text, det_conf * rec_conf))
+            out[-1].append((to_image(box, canvas), text, det_conf * rec_conf))
     return out
 
 
@@ -160,6 +166,6 @@ def read_in_grammar(backend, canvas: data.Canvas, grammar, threshold: float = 0.
     for k in order:
         spans += ([(" ", None)] if spans else []) + decode.ctc_spans(log_probs[k])
     reading = grammar.decode(spans)
-    boxes = np.array([to_source(box, canvas) for box, _ in found])
+    boxes = np.array([to_image(box, canvas) for box, _ in found])
     union = (boxes[:, 0].min(), boxes[:, 1].min(), boxes[:, 2].max(), boxes[:, 3].max())
     return tuple(float(v) for v in union), reading.text, reading.far
