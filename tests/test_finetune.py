@@ -80,3 +80,25 @@ def test_fine_tuning_on_an_unseen_style_reads_its_held_out_photos_better_and_ben
         rows = {r["engine"]: r for r in csv.DictReader(f)}
     assert rows["fots"]["status"] == rows["fots-tuned"]["status"] == "ok" and rows["fots-tuned"]["n"] == "8"
     assert "fine-tuned on mono" in rows["fots-tuned"]["model"]
+
+
+@pytest.mark.parametrize("module", ["models.easyocr_codes.finetune", "models.ppocrv6_codes.finetune"])
+def test_the_general_engines_fine_tuning_refuses_bad_annotations_and_another_manifests_folder(tmp_path, module):
+    """`make finetune-easyocr DATASET=...` and `make finetune-ppocrv6 DATASET=...`: a wrong row
+    stops it before training, named by file and row, exit 2; so does a folder holding a run
+    on another manifest."""
+    for name in ("bad", "good", "out"):
+        (tmp_path / name).mkdir()
+    bad = manifest(tmp_path / "bad", ["img/%d.png,LOT 1,150,5,100,20," % i for i in range(6)])
+    proc = subprocess.run([sys.executable, "-m", module, "--cache", str(tmp_path / "no-cache"), "--dataset", bad,
+                           "--out", str(tmp_path / "out")], cwd=REPO, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "manifest.csv row 2: box (150,5,100,20) reaches past the 200x60 image" in proc.stderr
+    good = manifest(tmp_path / "good", ["img/%d.png,LOT 1,5,5,100,20," % i for i in range(6)])
+    (tmp_path / "out" / "config.json").write_text(json.dumps({"dataset": {"manifest_sha256": "0" * 64}}))
+    proc = subprocess.run([sys.executable, "-m", module, "--cache", str(tmp_path / "no-cache"), "--dataset", good,
+                           "--out", str(tmp_path / "out")], cwd=REPO, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "holds a fine-tuning run on another manifest" in proc.stderr
