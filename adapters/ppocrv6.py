@@ -66,6 +66,10 @@ class Adapter(BaseAdapter):
         self._files = [_model_path(stage) for stage in stages]
         if rec_model:
             self._files[1] = repo_path(rec_model)
+            meta = onnxruntime.InferenceSession(self._files[1], providers=["CPUExecutionProvider"]).get_modelmeta()
+            if "character" not in meta.custom_metadata_map:  # rapidocr would download a character list
+                raise ValueError("rec_model: %s has no character list in its metadata ('character'); write it with "
+                                 "models/ppocrv6_codes/finetune.py" % rec_model)
             self.model_name = "PP-OCRv6 small (det + %s)" % rec_about(self._files[1])
         for stage, path in zip(stages, self._files):
             if not os.path.isfile(path):

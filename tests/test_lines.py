@@ -259,6 +259,13 @@ def test_ppocrv6_fine_tuning_writes_a_recogniser_rapidocr_runs_in_place_of_the_s
     for bad in ("models/none.onnx", cache, 3):
         with pytest.raises(ValueError, match="rec_model: an ONNX recogniser file"):
             adapter_class("adapters.ppocrv6:Adapter").check_options({"rec_model": bad})
+    import onnx
+
+    bare = onnx.load(model)
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / "bare.onnx"))
+    with pytest.raises(ValueError, match="bare.onnx has no character list in its metadata"):
+        adapter_class("adapters.ppocrv6:Adapter")().load("cpu", {"rec_model": str(tmp_path / "bare.onnx")})
     os.remove(os.path.join(out, "checkpoint.pt"))  # as committed: training continues from model.pt
     proc = subprocess.run(args + ["--steps", "3", "--valid-every", "3"], cwd=REPO, timeout=600,
                           stderr=subprocess.PIPE, universal_newlines=True)
