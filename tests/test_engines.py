@@ -83,13 +83,14 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 47  # 8 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr,
+    assert len(rows) == 52  # 9 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr,
     # easyocr-codes, fots, charcls, fots-grammar, charcls-reject; gpu-fp16 for fots
     assert rows[("fots-grammar", "onnx-cpu")]["status"] == rows[("charcls-reject", "onnx-cpu")]["status"] == "ok"
     for key, row in rows.items():  # the embedded set's grammar.txt: a constrained reading for every ok cell
         if row["status"] == "ok":
             assert row["strict_acc_grammar"] != "" and row["n_grammar_worse"] != "", key
-    for engine in ("easyocr", "easyocr-codes", "paddleocr", "rapidocr", "ppocrv6", "tesseract", "fots", "charcls"):
+    for engine in ("easyocr", "easyocr-codes", "paddleocr", "rapidocr", "ppocrv6", "ppocrv6-codes", "tesseract", "fots",
+                   "charcls"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]
         assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1
@@ -107,6 +108,8 @@ def test_default_suite_on_embedded_images(tmp_path):
     for engine in ("ppocrv6", "fots"):  # the engine's own stage times, through the worker into both files
         assert float(rows[(engine, "cpu")]["t_det_ms"]) > 0 and float(rows[(engine, "cpu")]["t_rec_ms"]) > 0
     assert "fine-tuned on codes" in rows[("easyocr-codes", "cpu")]["model"]
+    assert "rec fine-tuned on codes" in rows[("ppocrv6-codes", "cpu")]["model"]
+    assert "not calibrated" in rows[("ppocrv6-codes", "trt-int8")]["reason"]
     with open(os.path.join(folder, "cells.json")) as f:
         cells = json.load(f)
     for cell in ("easyocr/cpu", "fots/cpu"):  # what GPU stack the engine's build carries
