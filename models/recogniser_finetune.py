@@ -66,6 +66,22 @@ class Recogniser:
         return {}
 
 
+def region(gray: np.ndarray, box: Sequence[float], context_x: float, context_y: float) -> np.ndarray:
+    """The pixels of a line's box (x0, y0, x1, y1) with ``context_*`` line heights around it,
+    the image's edge repeated where the box passes it."""
+    import cv2
+
+    x0, y0, x1, y1 = (float(v) for v in box)
+    h = max(2.0, y1 - y0)
+    c0, r0 = int(np.floor(x0 - context_x * h)), int(np.floor(y0 - context_y * h))
+    c1, r1 = int(np.ceil(x1 + context_x * h)), int(np.ceil(y1 + context_y * h))
+    ih, iw = gray.shape
+    out = gray[max(0, r0):max(0, min(ih, r1)), max(0, c0):max(0, min(iw, c1))]
+    if out.size == 0:
+        out = np.full((1, 1), 255, np.uint8)
+    return cv2.copyMakeBorder(out, max(0, -r0), max(0, r1 - ih), max(0, -c0), max(0, c1 - iw), cv2.BORDER_REPLICATE)
+
+
 def encode(text: str, chars: str) -> List[int]:
     return [chars.index(c) + 1 for c in text]
 

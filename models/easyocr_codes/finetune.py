@@ -48,15 +48,7 @@ def characters() -> str:
 def line_input(gray: np.ndarray, box) -> np.ndarray:
     """A line as EasyOCR's recogniser is fed it: the box with CONTEXT around it (the image's
     edge repeated past it), HEIGHT rows, bicubic, float32 in [-1, 1]."""
-    x0, y0, x1, y1 = (float(v) for v in box)
-    pad = CONTEXT * max(2.0, y1 - y0)
-    c0, r0, c1, r1 = int(np.floor(x0 - pad)), int(np.floor(y0 - pad)), int(np.ceil(x1 + pad)), int(np.ceil(y1 + pad))
-    ih, iw = gray.shape
-    region = gray[max(0, r0):max(0, min(ih, r1)), max(0, c0):max(0, min(iw, c1))]
-    if region.size == 0:
-        region = np.full((1, 1), 255, np.uint8)
-    region = cv2.copyMakeBorder(region, max(0, -r0), max(0, r1 - ih), max(0, -c0), max(0, c1 - iw),
-                                cv2.BORDER_REPLICATE)
+    region = recogniser_finetune.region(gray, box, CONTEXT, CONTEXT)
     width = int(min(MAX_WIDTH, max(HEIGHT // 2, np.ceil(HEIGHT * region.shape[1] / float(region.shape[0])))))
     out = cv2.resize(region, (width, HEIGHT), interpolation=cv2.INTER_CUBIC)
     return (out.astype(np.float32) / 255.0 - 0.5) / 0.5

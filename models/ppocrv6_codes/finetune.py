@@ -172,16 +172,7 @@ class PPOCRv6(recogniser_finetune.Recogniser):
     def line_input(self, gray: np.ndarray, box) -> np.ndarray:
         """A line as rapidocr's recogniser is fed it: the box with CONTEXT_* around it (the
         image's edge repeated past it), HEIGHT rows (bilinear), float32 in [-1, 1]."""
-        x0, y0, x1, y1 = (float(v) for v in box)
-        h = max(2.0, y1 - y0)
-        c0, r0 = int(np.floor(x0 - CONTEXT_X * h)), int(np.floor(y0 - CONTEXT_Y * h))
-        c1, r1 = int(np.ceil(x1 + CONTEXT_X * h)), int(np.ceil(y1 + CONTEXT_Y * h))
-        ih, iw = gray.shape
-        region = gray[max(0, r0):max(0, min(ih, r1)), max(0, c0):max(0, min(iw, c1))]
-        if region.size == 0:
-            region = np.full((1, 1), 255, np.uint8)
-        region = cv2.copyMakeBorder(region, max(0, -r0), max(0, r1 - ih), max(0, -c0), max(0, c1 - iw),
-                                    cv2.BORDER_REPLICATE)
+        region = recogniser_finetune.region(gray, box, CONTEXT_X, CONTEXT_Y)
         width = int(min(MAX_WIDTH, max(STEP, np.ceil(HEIGHT * region.shape[1] / float(region.shape[0])))))
         out = cv2.resize(region, (width, HEIGHT))
         return (out.astype(np.float32) / 255.0 - 0.5) / 0.5
