@@ -34,14 +34,14 @@ class Canvas(NamedTuple):
 def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0), margin: float = 0.0) -> Canvas:
     """Fit a grey uint8 image onto the canvas, with ``margin`` of its height of its median
     grey added around it first (the canvas's ``source`` and ``pad``)."""
-    pad = int(round(margin * gray.shape[0]))
-    if pad:
-        gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=float(np.median(gray)))
+    pad, fill = int(round(margin * gray.shape[0])), float(np.median(gray))
+    if pad:  # its median grey around it: the median stays the canvas's fill
+        gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
     h, w = gray.shape[:2]
     scale = min(CANVAS_W / w, CANVAS_H / h, MAX_UPSCALE)
     nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
     resized = cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    canvas = np.full((CANVAS_H, CANVAS_W), float(np.median(gray)), np.float32)
+    canvas = np.full((CANVAS_H, CANVAS_W), fill, np.float32)
     ox = int(min(offset_xy[0], CANVAS_W - nw))
     oy = int(min(offset_xy[1], CANVAS_H - nh))
     canvas[oy:oy + nh, ox:ox + nw] = resized
