@@ -94,9 +94,12 @@ class Adapter(BaseAdapter):
     @classmethod
     def check_options(cls, options: Dict[str, Any]) -> None:
         path = options.get("rec_model")
-        if path is not None and not (isinstance(path, str) and path.endswith(".onnx") and
-                                     os.path.isfile(repo_path(path))):
+        if path is None:
+            return
+        if not (isinstance(path, str) and path.endswith(".onnx")):
             raise ValueError("rec_model: an ONNX recogniser file (.onnx, relative to the repository), got %r" % (path,))
+        if not os.path.isfile(repo_path(path)):
+            raise ValueError("rec_model: %s: no such file (%s)" % (path, repo_path(path)))
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         return v4.Adapter.preprocess(self, image)

@@ -17,6 +17,7 @@ A run writes into its folder:
 - ``config.json``: the task's settings, the command, steps, samples seen, seconds, and the
   validation of the weights kept.
 """
+import argparse
 import json
 import math
 import os
@@ -87,6 +88,36 @@ def bf16_helps() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (steps, lines, a batch)."""
+    return _number(text, int, lambda v: v >= 1, "a whole number, at least 1")
+
+
+def count0(text: str) -> int:
+    """An argparse type: a whole number of at least 0 (worker processes)."""
+    return _number(text, int, lambda v: v >= 0, "a whole number, at least 0")
+
+
+def positive(text: str) -> float:
+    """An argparse type: a number above 0 (minutes, a learning rate)."""
+    return _number(text, float, lambda v: v > 0 and math.isfinite(v), "a number above 0")
+
+
+def share(text: str) -> float:
+    """An argparse type: a share from 0 to 1."""
+    return _number(text, float, lambda v: 0.0 <= v <= 1.0, "a share from 0 to 1")
+
+
+def _number(text: str, kind, ok, what: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError("%r: expected %s" % (text, what))
+    return value
 
 
 def bf16_option(parser) -> None:

@@ -102,3 +102,11 @@ def test_the_general_engines_fine_tuning_refuses_bad_annotations_and_another_man
                           universal_newlines=True, timeout=300)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert "holds a fine-tuning run on another manifest" in proc.stderr
+    for wrong, said in ((["--dataset", str(tmp_path / "none")], "none: manifest not found"),
+                        (["--batch", "0"], "argument --batch: '0': expected a whole number, at least 1"),
+                        (["--minutes", "-5"], "argument --minutes: '-5': expected a number above 0"),
+                        (["--photos", "2"], "argument --photos: '2': expected a share from 0 to 1")):
+        proc = subprocess.run([sys.executable, "-m", module, "--cache", str(tmp_path / "no-cache"),
+                               "--out", str(tmp_path / "out")] + wrong, cwd=REPO, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=300)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr and said in proc.stderr, proc.stderr[-2000:]

@@ -65,8 +65,15 @@ def test_box_decoding_on_a_hand_made_score_map():
     assert decode.boxes(np.zeros_like(score[0]), geometry) == []
 
 
-def test_overlapping_boxes_are_suppressed():
+def test_overlapping_boxes_and_fragments_of_a_line_are_suppressed():
     assert decode.iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+    line, below = (0.0, 10.0, 300.0, 40.0), (0.0, 44.0, 200.0, 70.0)  # two lines of a code, 4 px apart
+    fragment = (50.0, 20.0, 80.0, 55.0)  # a few characters split off, more than half inside the line
+    tilted = (0.0, 30.0, 280.0, 62.0)  # a tilted neighbour's box: a third of it over the line's
+    found = decode.suppress([(fragment, 0.9), (line, 0.8), (below, 0.7)])
+    assert found == [(line, 0.8), (below, 0.7)]  # the fragment goes, though more confident
+    assert decode.suppress([(line, 0.8), (tilted, 0.7)]) == [(line, 0.8), (tilted, 0.7)]
+    assert decode.suppress([(fragment, 0.9), (line, 0.8)], inside=1.0) == [(fragment, 0.9), (line, 0.8)]
 
 
 def test_targets_mark_the_shrunk_line_and_distances():

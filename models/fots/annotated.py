@@ -25,7 +25,7 @@ from typing import Dict, List, NamedTuple, Tuple
 import cv2
 import numpy as np
 
-from bench.dataset import Entry, SampleError, decode, read_bytes, read_manifest
+from bench.dataset import Entry, ManifestError, SampleError, decode, read_bytes, read_manifest
 from models.fots.net import VOCAB
 from synth import printing
 from synth.lines import LineSample, cut_lines
@@ -65,7 +65,10 @@ def load(location: str, mapping: Dict[str, str] = None, drop_unknown: bool = Fal
     split into training and held-out photos; every problem an AnnotationError naming the
     file and row."""
     manifest = os.path.join(location, "manifest.csv") if os.path.isdir(location) else location
-    entries = read_manifest(manifest)
+    try:
+        entries = read_manifest(manifest)
+    except ManifestError as exc:
+        raise AnnotationError(str(exc))
     photos: "OrderedDict[str, list]" = OrderedDict()
     held: Dict[str, bool] = {}
     for entry in entries:

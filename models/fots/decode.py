@@ -1,7 +1,8 @@
 """From the network's outputs to boxes and text: connected components of the score map,
 each giving one line's box (top and bottom voted by its pixels' distances, weighted by
 score; left and right from the component's extent, widened by the label shrink), overlapping
-boxes suppressed; greedy CTC decoding. numpy and OpenCV only."""
+boxes and fragments of a line suppressed;
+greedy CTC decoding. numpy and OpenCV only."""
 from typing import Dict, List, Tuple
 
 import cv2
@@ -20,10 +21,21 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def covered(a: Box, b: Box) -> float:
+    """The share of ``a``'s area that ``b`` covers."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = (a[2] - a[0]) * (a[3] - a[1])
+    return iw * ih / area if area > 0 else 1.0
+
+
 def boxes(score: np.ndarray, geometry: np.ndarray, threshold: float = 0.5,
-          overlap: float = 0.3, stride: int = STRIDE) -> List[Tuple[Box, float]]:
+          overlap: float = 0.3, inside: float = 0.5, stride: int = STRIDE) -> List[Tuple[Box, float]]:
     """score (h, w) probabilities, geometry (4, h, w) distances to top, bottom, left, right
-    -> [(box, mean score)], best first, none overlapping by more than ``overlap`` IoU.
+    -> [(box, mean score)], best first, none overlapping by more than ``overlap`` IoU, and none
+    lying more than ``inside`` of its area within a larger one: a fragment of a line (a few
+    characters the score map split off, or a neighbouring line's print cut by a tight crop, which
+    falls over the line's box), read as stray text after the line.
 
     Left and right come from where the component starts and ends, not from the regressed
     distances: a line is up to 500 px long, and those distances, learnt on a CPU budget,
@@ -39,11 +51,19 @@ def boxes(score: np.ndarray, geometry: np.ndarray, threshold: float = 0.5,
         pad = SHRINK * (y1 - y0)  # the labels' shrink (data.targets), undone
         box = (float(cols.min() * stride - pad), y0, float((cols.max() + 1) * stride + pad), y1)
         found.append((box, float(weight.mean())))
+    return suppress(found, overlap, inside)
+
+
+def suppress(found: List[Tuple[Box, float]], overlap: float = 0.3, inside: float = 0.5) -> List[Tuple[Box, float]]:
+    """(box, confidence) best first, without a box overlapping a more confident one by more than
+    ``overlap`` IoU, nor one lying more than ``inside`` of its area within a larger one."""
     kept: List[Tuple[Box, float]] = []
     for box, conf in sorted(found, key=lambda f: -f[1]):
         if all(iou(box, other) <= overlap for other, _ in kept):
             kept.append((box, conf))
-    return kept
+    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
+    return [(box, conf) for box, conf in kept
+            if not any(area(other) > area(box) and covered(box, other) > inside for other, _ in kept)]
 
 
 SPAN_COST_SCALE = 0.5  # reading a span as another character: this much per e-fold of probability below the best

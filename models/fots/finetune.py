@@ -146,20 +146,20 @@ def main(argv: List[str] = None) -> int:
                         help="weights folder (default: results/fots-weights/<the dataset's folder name>)")
     parser.add_argument("--cache", default=None, help="a line cache (python -m synth.lines) for the generated lines; "
                                                       "without one they are rendered as training goes")
-    parser.add_argument("--generated", type=float, default=0.5,
+    parser.add_argument("--generated", type=training.share, default=0.5,
                         help="share of each batch from the generators, so that the reader keeps what it knew")
     parser.add_argument("--map", action="append", default=[], metavar="C=R",
                         help="read character C in the annotations as R (R empty: drop C); repeatable")
     parser.add_argument("--drop-unknown", action="store_true",
                         help="drop characters outside the reader's vocabulary instead of refusing the set")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--minutes", type=float, default=20)
-    parser.add_argument("--steps", type=int, default=None, help="or stop at this step")
-    parser.add_argument("--valid-every", type=int, default=100)
-    parser.add_argument("--log-every", type=int, default=20)
-    parser.add_argument("--valid", type=int, default=50, help="generated validation lines per group")
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--batch", type=training.count, default=32)
+    parser.add_argument("--lr", type=training.positive, default=3e-4)
+    parser.add_argument("--minutes", type=training.positive, default=20)
+    parser.add_argument("--steps", type=training.count, default=None, help="or stop at this step")
+    parser.add_argument("--valid-every", type=training.count, default=100)
+    parser.add_argument("--log-every", type=training.count, default=20)
+    parser.add_argument("--valid", type=training.count, default=50, help="generated validation lines per group")
+    parser.add_argument("--workers", type=training.count0, default=1)
     training.bf16_option(parser)
     parser.add_argument("--resume", action="store_true", help="accepted for clarity: a run into the same folder on "
                                                               "the same manifest always continues")

@@ -140,25 +140,25 @@ class FotsTask(training.Task):
 def arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--out", default=reader.DETECTOR, help="weights folder (default: %(default)s)")
     parser.add_argument("--backbone", default="b0", choices=["b0", "b1", "b2", "b3"])
-    parser.add_argument("--width", type=int, default=64)
-    parser.add_argument("--hidden", type=int, default=96)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3,
+    parser.add_argument("--width", type=training.count, default=64)
+    parser.add_argument("--hidden", type=training.count, default=96)
+    parser.add_argument("--batch", type=training.count, default=16)
+    parser.add_argument("--lr", type=training.positive, default=1e-3,
                         help="peak learning rate; it follows a cosine down to 5%% of it over this run's minutes")
-    parser.add_argument("--minutes", type=float, default=60, help="stop after this much training time")
-    parser.add_argument("--steps", type=int, default=None, help="or after this many steps in all")
-    parser.add_argument("--save-every", type=int, default=200, help="steps between validations (and saves)")
-    parser.add_argument("--log-every", type=int, default=20)
-    parser.add_argument("--random-lines", type=float, default=0.3,
+    parser.add_argument("--minutes", type=training.positive, default=60, help="stop after this much training time")
+    parser.add_argument("--steps", type=training.count, default=None, help="or after this many steps in all")
+    parser.add_argument("--save-every", type=training.count, default=200, help="steps between validations (and saves)")
+    parser.add_argument("--log-every", type=training.count, default=20)
+    parser.add_argument("--random-lines", type=training.share, default=0.3,
                         help="share of generated frames that print random characters instead of a code, so that "
                              "the recogniser reads rather than recites the grammars")
-    parser.add_argument("--styles", type=float, default=0.5,
+    parser.add_argument("--styles", type=training.share, default=0.5,
                         help="share of generated frames from the printing-style generator (synth/printing.py: "
                              "more fonts, print techniques, surfaces, code formats; about 14x cheaper to make), the "
                              "rest from the benchmark's generator")
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2),
+    parser.add_argument("--workers", type=training.count0, default=max(1, (os.cpu_count() or 2) - 2),
                         help="processes making frames (default: all cores but two, at least one)")
-    parser.add_argument("--valid", type=int, default=64, help="held-out frames read end to end at each validation")
+    parser.add_argument("--valid", type=training.count, default=64, help="held-out frames read end to end at each validation")
     training.bf16_option(parser)
     parser.add_argument("--resume", action="store_true",
                         help="continue from <out>/checkpoint.pt, or on another machine from <out>/model.pt with a "

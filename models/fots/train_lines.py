@@ -177,14 +177,14 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--out", default=reader.WEIGHTS, help="weights folder (default: %(default)s)")
     parser.add_argument("--detector", default=reader.DETECTOR,
                         help="weights folder whose detector the reader keeps (default: %(default)s)")
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--minutes", type=float, default=60)
-    parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--valid", type=int, default=300, help="validation lines per group")
-    parser.add_argument("--valid-every", type=int, default=1000)
-    parser.add_argument("--log-every", type=int, default=100)
-    parser.add_argument("--workers", type=int, default=1, help="processes making batches")
+    parser.add_argument("--batch", type=training.count, default=64)
+    parser.add_argument("--lr", type=training.positive, default=2e-3)
+    parser.add_argument("--minutes", type=training.positive, default=60)
+    parser.add_argument("--steps", type=training.count, default=None)
+    parser.add_argument("--valid", type=training.count, default=300, help="validation lines per group")
+    parser.add_argument("--valid-every", type=training.count, default=1000)
+    parser.add_argument("--log-every", type=training.count, default=100)
+    parser.add_argument("--workers", type=training.count0, default=1, help="processes making batches")
     training.bf16_option(parser)
     parser.add_argument("--resume", action="store_true",
                         help="continue from <out>/checkpoint.pt, or on another machine from the recogniser in "
