@@ -116,7 +116,8 @@ def main(argv: List[str] = None) -> None:
                         help="instead: validation frames of the printing styles, as many again per held-out part")
     args = parser.parse_args(argv)
     if not 0 < args.frames <= data.VALID_FRAMES or not 0 <= args.styles <= data.VALID_FRAMES:
-        parser.error("--frames and --styles must be at most %d, the validation frames" % data.VALID_FRAMES)
+        parser.error("--frames must be from 1 to %d and --styles from 0 to %d (the validation frames)"
+                     % (data.VALID_FRAMES, data.VALID_FRAMES))
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, config = reader.load(args.weights, device)
     backend = reader.TorchBackend(model, device)
