@@ -179,6 +179,9 @@ class CodesTask(training.Task):
     def save(self, model, folder: str) -> None:
         self.rec.write(model, folder)
 
+    def validation_id(self) -> str:
+        return training.digest(self.valid)
+
     def settings(self) -> Dict[str, Any]:
         return dict(self.rec.settings(), network=self.rec.network, **{"from": self.rec.origin},
                     height=self.rec.height, cache=os.path.abspath(self.cache), batch=self.batch_size,

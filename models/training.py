@@ -18,6 +18,7 @@ A run writes into its folder:
   validation of the weights kept.
 """
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -59,6 +60,23 @@ class Task:
     def settings(self) -> Dict[str, Any]:
         """What config.json records about the task (data, model settings)."""
         return {}
+
+    def validation_id(self) -> Optional[str]:
+        """A digest of the validation data (``digest``), recorded with the kept weights'
+        figures: a resumed run whose validation differs (a generator was changed) validates the
+        weights it starts from again and keeps them, rather than compare figures of other lines."""
+        return None
+
+
+def digest(groups: Dict[str, Any]) -> str:
+    """A short digest of validation groups: each group's name and its (input array, text) items."""
+    h = hashlib.sha256()
+    for name in sorted(groups):
+        h.update(name.encode())
+        for x, text in groups[name]:
+            x = np.ascontiguousarray(x)
+            h.update(str(x.shape).encode() + text.encode() + x.tobytes())
+    return h.hexdigest()[:16]
 
 
 class Schedule(NamedTuple):
@@ -192,6 +210,9 @@ def fit(task: Task, model: torch.nn.Module, optimizer, folder: str, schedule: Sc
     extra = extra or {}
     os.makedirs(folder, exist_ok=True)
     state = (resume_state(folder, model, optimizer, where) if resume else None) or dict(FRESH, **(begin or {}))
+    valid_set = task.validation_id()
+    revalidate = valid_set is not None and state["best"] is not None and \
+        (state["best_valid"] or {}).get("valid_set") != valid_set
     log = open(os.path.join(folder, "train.log"), "a")
 
     def record(entry: Dict[str, Any]) -> None:
@@ -213,6 +234,8 @@ def fit(task: Task, model: torch.nn.Module, optimizer, folder: str, schedule: Sc
         entry = dict({"step": state["step"], "seconds": round(state["seconds"])}, **figures)
         if state["best"] is None or figures[task.main] > state["best"]:
             state["best"], state["best_valid"] = figures[task.main], dict(figures, step=state["step"])
+            if valid_set is not None:
+                state["best_valid"]["valid_set"] = valid_set
             task.save(model, folder)
             entry["kept"] = True
         record(dict(entry, examples=examples[:6]))
@@ -223,6 +246,11 @@ def fit(task: Task, model: torch.nn.Module, optimizer, folder: str, schedule: Sc
     model.train()
     record({"start": state["step"], "seconds": round(state["seconds"]), "settings": dict(task.settings(), **extra),
             "schedule": schedule._asdict()})
+    if revalidate:
+        record({"step": state["step"], "note": "the validation lines differ from those the kept weights were "
+                "measured on: the weights this run starts from are validated again and kept"})
+        state["best"] = None
+        validate()
     base_seconds, began, first_step = state["seconds"], time.monotonic(), state["step"]
     run_step, window, waited, samples_window, window_began = 0, [], 0.0, 0, began
     batches = task.batches(state["step"])

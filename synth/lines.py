@@ -126,9 +126,10 @@ def cut_lines(gray: np.ndarray, boxes: Sequence[Box], texts: Sequence[str], sour
 
 
 def line_samples(index: int, seed: int = SEED, styles: float = 0.7, random_lines: float = 0.35,
-                 held_out: Optional[str] = None, mixed_lines: float = 0.0) -> List[LineSample]:
+                 held_out: Optional[str] = None, mixed_lines: float = 0.0,
+                 technique: Optional[str] = None) -> List[LineSample]:
     """The lines of generated code ``index``: from the printing-style generator with
-    probability ``styles`` (``held_out`` as its ``render`` takes it: that part only), else
+    probability ``styles`` (``held_out`` and ``technique`` as its ``render`` takes them), else
     from the benchmark's generator; random characters with probability ``random_lines``, else
     a ``mixed_line`` with probability ``mixed_lines``."""
     pick = np.random.default_rng([seed, index, 11])
@@ -136,7 +137,7 @@ def line_samples(index: int, seed: int = SEED, styles: float = 0.7, random_lines
     if lines is None and mixed_lines and pick.random() < mixed_lines:
         lines = [mixed_line(pick)]
     if held_out or pick.random() < styles:
-        crop = printing.render(seed, index, held_out, lines)
+        crop = printing.render(seed, index, held_out, lines, technique)
         return cut_lines(crop.image, crop.boxes, crop.texts, "printing:" + "/".join(crop.style))
     sample = frames.render(seed, index, lines)
     gray = cv2.cvtColor(sample.image, cv2.COLOR_RGB2GRAY)
@@ -218,13 +219,14 @@ def marks(image: np.ndarray, box: Box, rng: np.random.Generator) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the cache
-def _render(job: Tuple[int, int, float, float, float]) -> List[LineSample]:
-    index, seed, styles, random_lines, mixed_lines = job
-    return line_samples(index, seed, styles, random_lines, mixed_lines=mixed_lines)
+def _render(job: Tuple[int, int, float, float, float, Optional[str]]) -> List[LineSample]:
+    index, seed, styles, random_lines, mixed_lines, technique = job
+    return line_samples(index, seed, styles, random_lines, mixed_lines=mixed_lines, technique=technique)
 
 
 def write_cache(out: str, start: int, count: int, seed: int = SEED, styles: float = 0.7,
-                random_lines: float = 0.35, workers: int = 1, shard: int = 0, mixed_lines: float = 0.0) -> int:
+                random_lines: float = 0.35, workers: int = 1, shard: int = 0, mixed_lines: float = 0.0,
+                technique: Optional[str] = None) -> int:
     """Render generated codes ``start`` .. ``start + count`` and append their lines to
     ``out/pixels-<shard>.bin`` (rows of uint8 pixels) and ``out/lines-<shard>.jsonl`` (one
     line each: where its pixels are, its shape, box, text and source). Returns the lines
@@ -233,7 +235,7 @@ def write_cache(out: str, start: int, count: int, seed: int = SEED, styles: floa
     pixels_path = os.path.join(out, "pixels-%d.bin" % shard)
     offset = os.path.getsize(pixels_path) if os.path.exists(pixels_path) else 0
     written = 0
-    jobs = [(i, seed, styles, random_lines, mixed_lines) for i in range(start, start + count)]
+    jobs = [(i, seed, styles, random_lines, mixed_lines, technique) for i in range(start, start + count)]
     with open(pixels_path, "ab") as pixels, open(os.path.join(out, "lines-%d.jsonl" % shard), "a") as meta, \
             Pool(workers) as pool:
         for n, lines in enumerate(pool.imap(_render, jobs, chunksize=16), 1):
@@ -307,9 +309,11 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help="share of the other lines that print a code's parts in no fixed order")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     parser.add_argument("--shard", type=int, default=0, help="this writer's shard number (parallel writers)")
+    parser.add_argument("--technique", choices=[t for t in printing.TECHNIQUES if t != printing.HELD_OUT["technique"]],
+                        help="every printing-style line in this technique (a shard that strengthens one)")
     args = parser.parse_args(argv)
     n = write_cache(args.out, args.start, args.count, args.seed, args.styles, args.random_lines,
-                    args.workers, args.shard, args.mixed_lines)
+                    args.workers, args.shard, args.mixed_lines, args.technique)
     print("%d lines into %s" % (n, args.out))
 
 

@@ -253,18 +253,33 @@ def _matrix_lines(rng, lines: List[str], size: int) -> np.ndarray:
     return _dots(rng, np.array(centres, np.float32).reshape(-1, 2), shape, pitch * rng.uniform(0.35, 0.55))
 
 
-def _inkjet(rng, mask: np.ndarray, size: int) -> np.ndarray:
-    """A font's glyphs sampled on a dot grid (continuous inkjet from an outline font)."""
-    pitch = max(1.8, size / rng.uniform(6.5, 9.0))
+def inkjet_grid(rng, mask: np.ndarray, size: int) -> Tuple[np.ndarray, float, int]:
+    """Where continuous inkjet puts its dots for a font's glyphs (``mask``, ``size`` px font):
+    the dot centres (N, 2: x, y) on a canvas ``k`` times finer than ``mask`` and their pitch
+    there. Capitals come out 7 to 10 dots high (a capital is ~0.72 of the font size), as the
+    printers' 7- to 10-dot fonts print them; ``k`` keeps the pitch at least 3 px."""
+    pitch = 0.72 * size / rng.uniform(7.0, 10.0)
+    k = int(np.ceil(3.0 / pitch)) if pitch < 3.0 else 1
     h, w = mask.shape
+    fine = cv2.resize(mask, (w * k, h * k), interpolation=cv2.INTER_LINEAR) if k > 1 else mask
+    pitch *= k
     reach = max(1, int(pitch * 0.7))  # thin strokes thickened, so that every stroke gets dots
-    thick = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
-    cells = cv2.resize(thick, (max(1, int(w / pitch)), max(1, int(h / pitch))), interpolation=cv2.INTER_AREA)
+    thick = cv2.dilate(fine, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    cells = cv2.resize(thick, (max(1, int(w * k / pitch)), max(1, int(h * k / pitch))), interpolation=cv2.INTER_AREA)
     ys, xs = np.nonzero(cells > rng.uniform(0.3, 0.45))
-    if ys.size == 0:  # strokes too thin for the grid to catch (FreeMono at 12 px): the glyphs as they are
+    return np.stack([(xs + 0.5) * pitch, (ys + 0.5) * pitch], 1).astype(np.float32), pitch, k
+
+
+def _inkjet(rng, mask: np.ndarray, size: int) -> np.ndarray:
+    """A font's glyphs printed as inkjet dots (``inkjet_grid``); dots drawn on the finer canvas
+    are shrunk to ``mask``'s size, so that at small sizes they run together as a camera sees
+    them rather than leave a coarser grid than any printer makes."""
+    centres, pitch, k = inkjet_grid(rng, mask, size)
+    if not len(centres):  # strokes too thin for the grid to catch: the glyphs as they are
         return mask
-    centres = np.stack([(xs + 0.5) * pitch, (ys + 0.5) * pitch], 1).astype(np.float32)
-    return _dots(rng, centres, mask.shape, pitch * rng.uniform(0.35, 0.6))
+    h, w = mask.shape
+    dots = _dots(rng, centres, (h * k, w * k), pitch * rng.uniform(0.35, 0.6))
+    return cv2.resize(dots, (w, h), interpolation=cv2.INTER_AREA) if k > 1 else dots
 
 
 def text_mask(rng, style: Style, lines: List[str]) -> np.ndarray:
@@ -401,27 +416,31 @@ def _tilt(rng, image: np.ndarray, boxes: list, longest: int):
     return out, moved
 
 
-def random_style(rng, held_out: Optional[str] = None) -> Style:
+def random_style(rng, held_out: Optional[str] = None, technique: Optional[str] = None) -> Style:
     """A style for training (nothing held out), or with the part named by ``held_out``
-    ("family", "technique" or "format") set to its held-out value."""
+    ("family", "technique" or "format") set to its held-out value; ``technique``: printed in
+    that technique (one of the trained ``TECHNIQUES``), whatever was drawn."""
     families = [f for f in FAMILIES if f != HELD_OUT["family"]]
     family = HELD_OUT["family"] if held_out == "family" else families[int(rng.integers(len(families)))]
     if family == "matrix-5x7":
-        technique = "inkjet"
+        drawn = "inkjet"
     elif held_out == "technique":
-        technique = HELD_OUT["technique"]
+        drawn = HELD_OUT["technique"]
     else:
         choices = [t for t in TECHNIQUES if t != HELD_OUT["technique"]]
-        technique = choices[int(rng.choice(len(choices), p=[0.45, 0.25, 0.15, 0.15]))]
-    surface_kind = "metal" if technique == "engraved" and rng.random() < 0.7 else SURFACES[int(rng.integers(len(SURFACES)))]
-    return Style(family, technique, surface_kind, "")
+        drawn = choices[int(rng.choice(len(choices), p=[0.45, 0.25, 0.15, 0.15]))]
+    if technique and family != "matrix-5x7":
+        drawn = technique
+    surface_kind = "metal" if drawn == "engraved" and rng.random() < 0.7 else SURFACES[int(rng.integers(len(SURFACES)))]
+    return Style(family, drawn, surface_kind, "")
 
 
-def render(seed: int, index: int, held_out: Optional[str] = None, lines: Optional[List[str]] = None) -> Crop:
+def render(seed: int, index: int, held_out: Optional[str] = None, lines: Optional[List[str]] = None,
+           technique: Optional[str] = None) -> Crop:
     """Crop ``index`` of ``seed``: a code in a random style with a random margin around it;
-    ``held_out`` as in ``random_style``; ``lines`` print instead of a drawn format."""
+    ``held_out`` and ``technique`` as in ``random_style``; ``lines`` print instead of a drawn format."""
     rng = np.random.default_rng([seed, index, 7])
-    style = random_style(rng, held_out)
+    style = random_style(rng, held_out, technique)
     if lines is None:
         name, lines = random_text(rng, held_out == "format")
     else:

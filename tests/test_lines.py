@@ -148,6 +148,40 @@ def test_the_loop_keeps_the_weights_that_validate_best_and_resumes_with_its_budg
     assert training.rate(schedule._replace(warmup=10), 0.0, 4) == pytest.approx(0.05)
 
 
+class ToyWithLines(Toy):
+    """The toy task with validation lines, named by their digest."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.valid = {"frames": [(np.zeros((2, 3), np.float32), text)]}
+
+    def validation_id(self):
+        return training.digest(self.valid)
+
+
+def test_a_resumed_run_whose_validation_lines_changed_validates_its_start_again_and_keeps_it(tmp_path):
+    """A generator fix changes the validation lines: the kept figure, measured on the old ones,
+    is not compared with figures of the new ones (they could never beat it, or beat it unfairly)."""
+    schedule = training.Schedule(lr=0.1, minutes=10, steps=4, log_every=2, valid_every=2)
+    model = torch.nn.Linear(3, 2)
+    first = training.fit(ToyWithLines("LOT 1"), model, torch.optim.SGD(model.parameters(), lr=0.1), str(tmp_path),
+                         schedule, where="cpu")
+    assert first["best"] == 0.5 and first["best_valid"]["valid_set"] == training.digest({"frames": [
+        (np.zeros((2, 3), np.float32), "LOT 1")]})
+    same = ToyWithLines("LOT 1")
+    training.fit(same, torch.nn.Linear(3, 2), torch.optim.SGD(model.parameters(), lr=0.1), str(tmp_path),
+                 schedule._replace(steps=6), resume=True, where="cpu")
+    assert same.calls == 1  # the same lines: only the run's own validation at its end
+    changed = ToyWithLines("LOT 2")
+    changed.figures = [0.1, 0.05]  # the new lines are harder: lower figures than the kept 0.5
+    state = training.fit(changed, torch.nn.Linear(3, 2), torch.optim.SGD(model.parameters(), lr=0.1), str(tmp_path),
+                         schedule._replace(steps=8), resume=True, where="cpu")
+    assert changed.calls == 2 and state["best"] == 0.1 and state["best_valid"]["step"] == 6  # its start, kept
+    assert torch.load(str(tmp_path / "model.pt"))["call"] == 1
+    log = [json.loads(line) for line in open(str(tmp_path / "train.log"))]
+    assert "validation lines differ" in next(e["note"] for e in log if "note" in e)
+
+
 def test_the_reader_s_recogniser_trains_on_line_crops_resumes_and_its_weights_read_in_the_adapter(cache, tmp_path):
     """`make train-fots` in miniature: the line recogniser trained from the cache into a reader
     folder with the committed detector, resumed, then read by the adapter in PyTorch and ONNX."""

@@ -3,6 +3,7 @@ vocabulary, its boxes on its pixels, and its held-out parts never in training fr
 import os
 
 import numpy as np
+import pytest
 from fontTools.ttLib import TTFont
 
 from models.fots import data
@@ -67,3 +68,20 @@ def test_line_boxes_of_a_mask_with_no_ink_or_fewer_rows_than_lines():
     assert printing.line_boxes(np.zeros((20, 50), np.float32), 1) == [(0.0, 0.0, 50.0, 20.0)]
     boxes = printing.line_boxes(np.full((2, 30), 0.2, np.float32), 3)  # faint, 2 rows, 3 lines
     assert len(boxes) == 3 and all(y1 > y0 and x1 > x0 for x0, y0, x1, y1 in boxes)
+
+
+@pytest.mark.parametrize("size", [14, 24, 38])
+def test_inkjet_prints_a_capital_7_to_10_dots_high_as_the_printers_fonts_do(size):
+    """A vertical stroke (an I) of an outline font as inkjet: 7 to 10 rows of dots down the
+    stroke, as the printers' 7- to 10-dot fonts have, at every size (the grid once had 4 to 6,
+    fewer than any printer); the printed dots are ink where the stroke is."""
+    mask = np.zeros((size * 2, size), np.float32)
+    top, cap, half = size // 2, int(round(0.72 * size)), max(1, size // 12)
+    mask[top: top + cap, size // 2 - half: size // 2 + half] = 1.0
+    for seed in range(8):
+        centres, pitch, k = printing.inkjet_grid(np.random.default_rng(seed), mask, size)
+        assert pitch >= 3.0 and 7 <= len(np.unique(centres[:, 1])) <= 11  # the threshold may catch one more
+        dots = printing._inkjet(np.random.default_rng(seed), mask, size)
+        assert dots.shape == mask.shape and dots[top: top + cap].max() > 0.3 and dots[:top - 2].max() < 0.05
+    assert printing.render(5, 1, technique="inkjet").style.technique == "inkjet"
+    assert printing.render(5, 1).style[:3] == printing.random_style(np.random.default_rng([5, 1, 7]))[:3]  # as drawn

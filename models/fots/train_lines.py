@@ -163,6 +163,9 @@ class LinesTask(training.Task):
     def save(self, model, folder: str) -> None:
         reader.save_with_detector(model, self.detector, folder)
 
+    def validation_id(self) -> str:
+        return training.digest(self.valid)
+
     def settings(self) -> Dict[str, Any]:
         return dict(reader.detector_config(self.detector), recognizer="pixels",
                     lines={"height": lines.HEIGHT, "channels": list(lines.CHANNELS), "hidden": 128,
