@@ -64,7 +64,7 @@ def test_mixed_lines_print_codes_parts_in_no_fixed_order_never_the_held_out_phra
 def test_binarised_lines_are_black_print_on_white_whatever_the_surface():
     rng = np.random.default_rng(0)
     white = []
-    for i in range(20):
+    for i in range(80):  # enough lines for a stable share (20 codes: 0.84, 80: 0.92)
         for s in synth_lines.line_samples(synth_lines.TRAIN_START + i, styles=1.0):
             out = synth_lines.binarised(s.image, s.box, np.random.default_rng(i))
             assert set(np.unique(out)) <= {0, 255}
