@@ -1,8 +1,7 @@
 """From the network's outputs to boxes and text: connected components of the score map,
 each giving one line's box (top and bottom voted by its pixels' distances, weighted by
 score; left and right from the component's extent, widened by the label shrink), overlapping
-boxes and fragments of a line suppressed;
-greedy CTC decoding. numpy and OpenCV only."""
+boxes and fragments of a line suppressed; greedy CTC decoding. numpy and OpenCV only."""
 from typing import Dict, List, Tuple
 
 import cv2
