@@ -419,7 +419,8 @@ def _tilt(rng, image: np.ndarray, boxes: list, longest: int):
 def random_style(rng, held_out: Optional[str] = None, technique: Optional[str] = None) -> Style:
     """A style for training (nothing held out), or with the part named by ``held_out``
     ("family", "technique" or "format") set to its held-out value; ``technique``: printed in
-    that technique (one of the trained ``TECHNIQUES``), whatever was drawn."""
+    that technique (one of the trained ``TECHNIQUES``), whatever was drawn, except for the 5 x 7
+    matrix font, which is always inkjet."""
     families = [f for f in FAMILIES if f != HELD_OUT["family"]]
     family = HELD_OUT["family"] if held_out == "family" else families[int(rng.integers(len(families)))]
     if family == "matrix-5x7":

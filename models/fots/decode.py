@@ -12,20 +12,23 @@ from models.fots.net import BLANK, SHRINK, STRIDE, VOCAB
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
+def area(a: Box) -> float:
+    return (a[2] - a[0]) * (a[3] - a[1])
+
+
+def intersection(a: Box, b: Box) -> float:
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
 def iou(a: Box, b: Box) -> float:
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    inter = intersection(a, b)
+    union = area(a) + area(b) - inter
     return inter / union if union > 0 else 0.0
 
 
 def covered(a: Box, b: Box) -> float:
     """The share of ``a``'s area that ``b`` covers."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    area = (a[2] - a[0]) * (a[3] - a[1])
-    return iw * ih / area if area > 0 else 1.0
+    return intersection(a, b) / area(a) if area(a) > 0 else 1.0
 
 
 def boxes(score: np.ndarray, geometry: np.ndarray, threshold: float = 0.5,
@@ -60,7 +63,6 @@ def suppress(found: List[Tuple[Box, float]], overlap: float = 0.3, inside: float
     for box, conf in sorted(found, key=lambda f: -f[1]):
         if all(iou(box, other) <= overlap for other, _ in kept):
             kept.append((box, conf))
-    area = lambda b: (b[2] - b[0]) * (b[3] - b[1])  # noqa: E731
     return [(box, conf) for box, conf in kept
             if not any(area(other) > area(box) and covered(box, other) > inside for other, _ in kept)]
 
