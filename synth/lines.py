@@ -146,24 +146,49 @@ def line_samples(index: int, seed: int = SEED, styles: float = 0.7, random_lines
 
 
 # ---------------------------------------------------------------- augmentation
+INK_SHARE = (0.03, 0.6)  # the share of a line's box a legible binarised print covers
+
+
+def _flattened(gray: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``gray`` divided by its surface's light (its closing: dark print filled in), ×255."""
+    surface = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel)
+    return np.clip(gray.astype(np.float32) * 255.0 / np.maximum(surface, 1), 0, 255).astype(np.uint8)
+
+
 def binarised(gray: np.ndarray, box: Box, rng: np.random.Generator) -> np.ndarray:
-    """Black print on white, as a binarising scanner or app leaves it: an adaptive, Otsu's
-    or a shifted Otsu threshold, after turning light print on a dark surface dark."""
+    """Black print on white, as a binarising scanner or phone app leaves a photo: maybe
+    smoothed a little, the surface's uneven light divided out (its closing over 1.5 line
+    heights), light print on a dark surface turned dark (the print: the smaller class inside
+    the line's box once the light is even), then a local (adaptive) threshold over a
+    character's size or more, Otsu's, or Otsu's moved by up to 15% of the gap between
+    print and surface, each set from the line's box. The result stays legible: one whose print
+    vanished or flooded the box (its ink outside ``INK_SHARE``) is replaced by Otsu's, as a
+    user would scan such a code again rather than keep it."""
     x0, y0, x1, y1 = (int(round(v)) for v in box)
-    inside = gray[max(0, y0):max(y0 + 1, y1), max(0, x0):max(x0 + 1, x1)]
-    if inside.size:
-        level, _ = cv2.threshold(inside, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        if (inside > level).mean() < 0.5:  # the brighter class is the smaller one: the ink
-            gray = 255 - gray
+    x0, y0 = min(max(0, x0), gray.shape[1] - 1), min(max(0, y0), gray.shape[0] - 1)
+    x1, y1 = max(x0 + 1, x1), max(y0 + 1, y1)
+    if rng.random() < 0.5:  # the app's smoothing of sensor noise
+        gray = cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.3, 1.0))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(1.5 * (y1 - y0))) | 1,) * 2)
+    even = _flattened(gray, kernel)
+    level, _ = cv2.threshold(even[y0:y1, x0:x1], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if (even[y0:y1, x0:x1] <= level).mean() > 0.5:  # the darker class is the larger: the surface
+        even = _flattened(255 - gray, kernel)
+        level, _ = cv2.threshold(even[y0:y1, x0:x1], 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    inside = even[y0:y1, x0:x1]
+    light, dark = inside[inside > level], inside[inside <= level]
+    gap = float(light.mean() - dark.mean()) if light.size and dark.size else 0.0
     kind = rng.random()
     if kind < 0.5:
-        block = int(rng.integers(7, 31)) | 1
-        return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block,
-                                     float(rng.uniform(5, 15)))
-    otsu, out = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    if kind < 0.8:
-        return out
-    return cv2.threshold(gray, float(np.clip(otsu + rng.uniform(-30, 30), 1, 254)), 255, cv2.THRESH_BINARY)[1]
+        block = max(7, int(rng.uniform(0.8, 2.5) * (y1 - y0))) | 1
+        method = cv2.ADAPTIVE_THRESH_GAUSSIAN_C if rng.random() < 0.5 else cv2.ADAPTIVE_THRESH_MEAN_C
+        out = cv2.adaptiveThreshold(even, 255, method, cv2.THRESH_BINARY, block, max(2.0, gap * rng.uniform(0.03, 0.15)))
+    else:
+        shift = 0.0 if kind < 0.8 else gap * rng.uniform(-0.15, 0.15)
+        out = cv2.threshold(even, float(np.clip(level + shift, 1, 254)), 255, cv2.THRESH_BINARY)[1]
+    if not INK_SHARE[0] <= float((out[y0:y1, x0:x1] == 0).mean()) <= INK_SHARE[1]:
+        out = cv2.threshold(even, float(level), 255, cv2.THRESH_BINARY)[1]
+    return out
 
 
 def augment(sample: LineSample, rng: np.random.Generator) -> Tuple[np.ndarray, Box]:

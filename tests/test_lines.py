@@ -74,6 +74,28 @@ def test_binarised_lines_are_black_print_on_white_whatever_the_surface():
     assert view.dtype == np.uint8 and box[2] > box[0]
 
 
+@pytest.mark.parametrize("light_print", [False, True])
+def test_binarised_print_stays_legible_under_uneven_light(light_print):
+    """Print of a known shape under a strong gradient of light with a glare: every way of
+    binarising keeps the strokes black and the surface white (the old thresholds, set over
+    the whole image, lost the print under the glare or flooded the dim side)."""
+    import cv2
+
+    ink = np.zeros((60, 400), np.uint8)
+    cv2.putText(ink, "LOT 0B8 EXP 12/27", (12, 42), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 255, 3)
+    light = np.linspace(80, 220, 400, dtype=np.float32)[None, :] + np.zeros((60, 1), np.float32)
+    glare = 35 * np.exp(-(((np.arange(400) - 300) / 40.0) ** 2))[None, :]  # added to print and surface
+    reflects = np.where(ink > 0, 0.9, 0.35) if light_print else np.where(ink > 0, 0.4, 1.0)
+    gray = np.clip(light * reflects + glare, 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(ink)
+    box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    for seed in range(12):  # each kind of threshold, with and without smoothing
+        out = synth_lines.binarised(gray, box, np.random.default_rng(seed))
+        black, printed = out == 0, ink > 0
+        assert (black & printed).sum() / printed.sum() > 0.8, seed  # the strokes kept
+        assert (black & ~printed).sum() / (~printed).sum() < 0.08, seed  # strokes a pixel bolder at most: no flood
+
+
 def test_the_cache_reads_back_what_was_written_and_drops_a_line_cut_short(cache, tmp_path):
     found = synth_lines.LineCache(cache)
     first = synth_lines.line_samples(synth_lines.TRAIN_START)[0]
