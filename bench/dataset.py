@@ -174,6 +174,22 @@ def read_bytes(entry: Entry) -> bytes:
         raise SampleError("%s: cannot read image %s (%s)" % (entry.where, entry.path, exc.strerror))
 
 
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _over_white(data: bytes, flag: int) -> Optional[np.ndarray]:
+    """A PNG or WebP with an alpha channel as a viewer shows it, over white (decoded as
+    grey, its transparent pixels' colour, often black, would hide black print); None for one
+    without transparency."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None or image.ndim != 3 or image.shape[2] != 4:
+        return None
+    image = image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0)
+    alpha = image[:, :, 3:]
+    bgr = np.clip((image[:, :, :3] * alpha + (1.0 - alpha)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if flag == cv2.IMREAD_GRAYSCALE else bgr
+
+
 def decode(data: bytes, entry: Entry, grayscale: bool = True, crop: bool = True,
            variant: str = "raw") -> np.ndarray:
     """Decode, crop to the box, convert and apply the preprocessing variant (timed)."""
@@ -181,7 +197,9 @@ def decode(data: bytes, entry: Entry, grayscale: bool = True, crop: bool = True,
     if not data:
         raise SampleError("%s: image %s is empty (0 bytes)" % (entry.where, entry.path))
     try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+        image = _over_white(data, flag) if data[:8] == PNG or data[8:12] == b"WEBP" else None
+        if image is None:
+            image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     except cv2.error:
         image = None
     if image is None:

@@ -67,6 +67,22 @@ def test_crop_to_box_grayscale_and_duplicate_ids(tmp_path):
     assert color.shape == (20, 60, 3)
 
 
+@pytest.mark.parametrize("name,depth", [("clear.png", np.uint8), ("clear16.png", np.uint16), ("clear.webp", np.uint8)])
+def test_a_transparent_image_reads_as_a_viewer_shows_it_over_white(tmp_path, name, depth):
+    """Black print on a transparent background (as binarising apps export crops): read as grey
+    the transparent pixels' colour (black) would hide the print."""
+    top = np.iinfo(depth).max
+    pixels = np.zeros((40, 80, 4), depth)  # transparent black everywhere
+    pixels[10:30, 10:70, 3] = top  # opaque black print
+    pixels[10:30, 40:70, 3] = top // 2  # half-transparent print: mid grey over white
+    cv2.imwrite(str(tmp_path / name), pixels)
+    entries = read_manifest(manifest(tmp_path, "image,text\n%s,A\n" % name))
+    gray = decode(read_bytes(entries[0]), entries[0])
+    assert gray.dtype == np.uint8 and gray[0, 0] == 255 and gray[20, 20] == 0 and 120 <= gray[20, 50] <= 135
+    color = decode(read_bytes(entries[0]), entries[0], grayscale=False)
+    assert color.shape == (40, 80, 3) and color[0, 0].tolist() == [255, 255, 255]
+
+
 def test_otsu_gives_dark_text_on_white_whatever_the_polarity():
     light_on_dark = np.full((30, 60), 30, np.uint8)
     light_on_dark[10:20, 5:55] = 220

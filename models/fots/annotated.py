@@ -123,10 +123,7 @@ def read_gray(entry: Entry) -> np.ndarray:
 
 
 def _gray(photo: Photo) -> np.ndarray:
-    gray = cv2.imread(photo.path, cv2.IMREAD_GRAYSCALE)  # checked by ``load``
-    if gray is None:
-        raise AnnotationError("%s: cannot read image %s any more" % (photo.where, photo.path))
-    return gray
+    return read_gray(Entry(photo.path, photo.path, "", None, "", photo.where, None))  # checked by ``load``
 
 
 def lines(photo: Photo) -> List[LineSample]:
