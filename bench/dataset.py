@@ -87,7 +87,10 @@ def read_manifest(path: str) -> List[Entry]:
         header = reader.fieldnames or []
         missing = [c for c in ("image", "text") if c not in header]
         if missing:
-            raise ManifestError("%s: header %r lacks column(s) %s" % (path, header, ", ".join(missing)))
+            other = [name for mark, name in ((";", "semicolons"), ("\t", "tabs")) if len(header) == 1 and mark in header[0]]
+            raise ManifestError("%s: header %r lacks column(s) %s%s" % (
+                path, header, ", ".join(missing),
+                "; its columns are separated by %s: save it with commas" % other[0] if other else ""))
         twice = sorted(set(c for c in header if header.count(c) > 1))
         if twice:
             raise ManifestError("%s: the header names column(s) %s more than once; which one would count?"

@@ -25,6 +25,9 @@ def test_missing_text_column_names_the_file(tmp_path):
     path = manifest(tmp_path, "image,label\na.png,X\n")
     with pytest.raises(ManifestError, match=r"manifest\.csv.*lacks column\(s\) text"):
         read_manifest(path)
+    for mark, name in ((";", "semicolons"), ("\t", "tabs")):  # a spreadsheet's other CSV dialects
+        with pytest.raises(ManifestError, match="separated by %s: save it with commas" % name):
+            read_manifest(manifest(tmp_path, "image%stext\na.png%sX\n" % (mark, mark)))
 
 
 def test_partial_box_columns_and_extra_fields_are_rejected(tmp_path):
