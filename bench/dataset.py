@@ -180,13 +180,24 @@ def read_bytes(entry: Entry) -> bytes:
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+def _has_alpha(data: bytes) -> bool:
+    """Whether a PNG or WebP file says it has transparency (from its header, without decoding)."""
+    if data[:8] == PNG and len(data) > 25:  # IHDR's colour type: grey + alpha, RGBA, or a palette with tRNS
+        return data[25] in (4, 6) or (data[25] == 3 and data.find(b"tRNS", 0, max(0, data.find(b"IDAT"))) >= 0)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) > 24:
+        if data[12:16] == b"VP8X":  # the extended format's alpha flag
+            return bool(data[20] & 0x10)
+        if data[12:16] == b"VP8L":  # lossless: bit 28 after the signature byte
+            return bool(int.from_bytes(data[21:25], "little") >> 28 & 1)
+    return False
+
+
 def _over_white(data: bytes, flag: int) -> Optional[np.ndarray]:
     """A PNG or WebP with an alpha channel as a viewer shows it, over white (decoded as
-    grey, its transparent pixels' colour, often black, would hide black print); None for one
-    without transparency."""
+    grey, its transparent pixels' colour, often black, would hide black print)."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.ndim != 3 or image.shape[2] != 4:
-        return None
+        return None if image is None else cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     image = image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0)
     alpha = image[:, :, 3:]
     bgr = np.clip((image[:, :, :3] * alpha + (1.0 - alpha)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
@@ -200,8 +211,9 @@ def decode(data: bytes, entry: Entry, grayscale: bool = True, crop: bool = True,
     if not data:
         raise SampleError("%s: image %s is empty (0 bytes)" % (entry.where, entry.path))
     try:
-        image = _over_white(data, flag) if data[:8] == PNG or data[8:12] == b"WEBP" else None
-        if image is None:
+        if _has_alpha(data):
+            image = _over_white(data, flag)
+        else:
             image = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     except cv2.error:
         image = None
