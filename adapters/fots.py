@@ -16,6 +16,9 @@ Options: ``weights`` (a weights folder, default the committed B0), ``threshold``
 are decoded as the accepted code most probable under the CTC outputs, instead of each
 line's best path; without a grammar, as usual).
 
+Each crop is read from a canvas cut down to it (models/fots/data.py, ``for_reading``); TensorRT
+modes read the full canvas their engines are built for.
+
 Batches (offline and multi-stream scenarios, bench/scenarios.py): the canvases of a call go
 through the detector as one tensor and all their lines through the recogniser at once, in
 PyTorch and ``onnx-cpu``; TensorRT modes (engines built for one image) and grammar decoding
@@ -77,6 +80,7 @@ class Adapter(BaseAdapter):
         self._sync = torch.cuda.synchronize if device == "cuda" else None
         self._data, self._reader = data, reader
         self.batches = self._grammar is None and not mode.startswith("trt")
+        self._fit = not mode.startswith("trt")  # canvases cut down to the crop; TensorRT's engines: the full canvas
         dtype = torch.float16 if mode == "gpu-fp16" else torch.float32
         self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else reader.TorchBackend(model, device, dtype)
 
@@ -95,7 +99,7 @@ class Adapter(BaseAdapter):
         if mode == "trt-int8":
             onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
         paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
-                                         onnx_runtime.torch_export_tag(torch) + "-lines",
+                                         onnx_runtime.torch_export_tag(torch) + "-lines-fitted",
                                          ("detector.onnx", "recognizer.onnx"),
                                          lambda folder: export(model, folder, onnx_runtime.opset(torch)))
         self._engines = ""
@@ -134,7 +138,7 @@ class Adapter(BaseAdapter):
         for image in images:
             canvas = self.preprocess(image)
             (found,), feats, rois = self._reader.detect(cpu, [canvas], self._threshold)
-            detector.append({"images": canvas.image[None, None].astype(np.float32)})
+            detector.append({"images": self._data.stacked([canvas])})
             if found:
                 found = found[:MAX_LINES]
                 given = {"features": feats, "rois": rois[:MAX_LINES],
@@ -151,7 +155,7 @@ class Adapter(BaseAdapter):
         import cv2
 
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return self._data.for_reading(gray)
+        return self._data.for_reading(gray, self._fit)
 
     def infer(self, inputs: Any) -> List[Word]:
         if self._grammar is not None:

@@ -118,6 +118,11 @@ def test_onnx_export_round_trip_matches_pytorch(kind, tmp_path):
     model = FOTS("b0", width=32, hidden=32, recognizer=kind).eval()
     backends = (reader.TorchBackend(model), reader.OnnxBackend(*(onnx_runtime.session(p, "onnx-cpu") for p in export(model, str(tmp_path)))))
     assert backends[1].kind == kind
+    for shape in ((64, 256), (96, 512)):  # fitted canvases (data.for_reading), then the full one
+        canvas = np.random.default_rng(0).random((2, 1) + shape).astype(np.float32)
+        (score_t, geo_t, _), (score_o, geo_o, _) = (b.detect(canvas) for b in backends)
+        assert score_o.shape == (2, 1, shape[0] // 4, shape[1] // 4)
+        assert np.abs(score_t - score_o).max() < 1e-4 and np.abs(geo_t - geo_o).max() < 1e-3
     canvas = np.random.default_rng(0).random((1, 1, data.CANVAS_H, data.CANVAS_W)).astype(np.float32)
     (score_t, geo_t, feats_t), (score_o, geo_o, feats_o) = (b.detect(canvas) for b in backends)
     assert np.abs(score_t - score_o).max() < 1e-4 and np.abs(geo_t - geo_o).max() < 1e-3
@@ -314,3 +319,21 @@ def test_a_line_crop_cut_at_its_print_is_read_with_a_margin_and_its_box_stays_in
     assert metrics.normalize(" ".join(wd.text for wd in words)) == metrics.normalize(entry.text)
     x0, y0, x1, y1 = words[0].box
     assert -3 <= x0 < x1 <= w + 3 and -3 <= y0 < y1 <= h + 3 and x1 - x0 > 0.8 * w
+
+
+def test_a_canvas_for_reading_is_cut_down_to_its_image_and_batches_extend_it_with_its_grey():
+    """A single line does not pay the detector for the full canvas: the canvas ends a margin
+    of grey past the image, in multiples of 32; TensorRT's engines get the full canvas."""
+    rng = np.random.default_rng(3)
+    line = rng.integers(0, 255, (30, 500), dtype=np.uint8)  # 500 x 30: 40 rows with its margin, at scale 1
+    canvas = data.for_reading(line)
+    rows = canvas.offset[1] + round((30 + 2 * canvas.pad) * canvas.scale)
+    assert canvas.image.shape == (64, 512) and rows + data.FIT_MARGIN <= 64
+    assert np.all(canvas.image[int(rows):] == np.float32(canvas.fill))
+    assert data.for_reading(line, fit=False).image.shape == (data.CANVAS_H, data.CANVAS_W)
+    block = data.for_reading(rng.integers(0, 255, (200, 150), dtype=np.uint8))  # taller than wide: 128 x 96 + margin
+    assert block.image.shape == (128, 128)
+    images = data.stacked([canvas, block])
+    assert images.shape == (2, 1, 128, 512)
+    assert np.array_equal(images[0, 0, :64], canvas.image) and np.all(images[0, 0, 64:] == np.float32(canvas.fill))
+    assert np.array_equal(images[1, 0, :, :128], block.image) and np.all(images[1, 0, :, 128:] == np.float32(block.fill))

@@ -5,9 +5,12 @@ The canvas is CANVAS_H x CANVAS_W; the region is scaled to fit it, keeping its a
 (at most 3x up), and placed at the top left (at a random offset when training); the rest
 is filled with the region's median grey. A line crop cut at its print (``for_reading``)
 gets a margin of its median grey around it, as lines had in training: 124 of 300 photo-like
-crops read instead of 114 without it (README, "How it reads").
+crops read instead of 114 without it (README, "How it reads"). For reading, the canvas is
+then cut down to the region with at least ``FIT_MARGIN`` of that grey to spare, in multiples
+of ``FIT_MULTIPLE`` (the detector is convolutional): a single line does not pay the detector
+for 128 rows of grey.
 """
-from typing import List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -21,19 +24,29 @@ TRAIN_START = 10000  # first training index (the embedded set is 0-199)
 VALID_START = 5000  # 5000-5999: validation, disjoint from both
 VALID_FRAMES = 1000
 LINE_MARGIN = 0.15  # free canvas around a line crop, in the crop's heights
+FIT_MARGIN = 16  # canvas pixels of grey kept right of and below the region when the canvas is fitted
+FIT_MULTIPLE = 32  # a fitted canvas's sides are multiples of the backbone's stride
 
 
 class Canvas(NamedTuple):
-    image: np.ndarray  # (CANVAS_H, CANVAS_W) float32 in [0, 1]
+    image: np.ndarray  # (CANVAS_H, CANVAS_W), or smaller when fitted, float32 in [0, 1]
     scale: float  # canvas pixels per source pixel
     offset: Tuple[float, float]  # where the source's (0, 0) lies on the canvas
     source: Optional[np.ndarray] = None  # the grey uint8 source, whose pixels the line recogniser reads
     pad: int = 0  # pixels of margin ``source`` has around the image it was made from
+    fill: float = 0.0  # the grey of the canvas around the region, in [0, 1]
 
 
-def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0), margin: float = 0.0) -> Canvas:
+def fitted_side(extent: float, full: int) -> int:
+    """A fitted canvas's side: ``extent`` and ``FIT_MARGIN`` rounded up to ``FIT_MULTIPLE``, at most ``full``."""
+    return int(min(full, -(-(extent + FIT_MARGIN) // FIT_MULTIPLE) * FIT_MULTIPLE))
+
+
+def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0), margin: float = 0.0,
+              fit: bool = False) -> Canvas:
     """Fit a grey uint8 image onto the canvas, with ``margin`` of its height of its median
-    grey added around it first (the canvas's ``source`` and ``pad``)."""
+    grey added around it first (the canvas's ``source`` and ``pad``); with ``fit``, a canvas
+    cut down to the image (``fitted_side``)."""
     pad, fill = int(round(margin * gray.shape[0])), float(np.median(gray))
     if pad:  # its median grey around it: the median stays the canvas's fill
         gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
@@ -41,17 +54,29 @@ def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0), mar
     scale = min(CANVAS_W / w, CANVAS_H / h, MAX_UPSCALE)
     nw, nh = max(1, int(round(w * scale))), max(1, int(round(h * scale)))
     resized = cv2.resize(gray, (nw, nh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    canvas = np.full((CANVAS_H, CANVAS_W), fill, np.float32)
     ox = int(min(offset_xy[0], CANVAS_W - nw))
     oy = int(min(offset_xy[1], CANVAS_H - nh))
+    shape = (fitted_side(oy + nh, CANVAS_H), fitted_side(ox + nw, CANVAS_W)) if fit else (CANVAS_H, CANVAS_W)
+    canvas = np.full(shape, fill, np.float32)
     canvas[oy:oy + nh, ox:ox + nw] = resized
-    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)), gray, pad)
+    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)), gray, pad, fill / 255.0)
 
 
-def for_reading(gray: np.ndarray) -> Canvas:
+def for_reading(gray: np.ndarray, fit: bool = True) -> Canvas:
     """The canvas an image is read from: a line crop (at least twice as wide as high, likely
-    cut at its print) with ``LINE_MARGIN`` around it, any other image as it is."""
-    return to_canvas(gray, margin=LINE_MARGIN if gray.shape[1] >= 2 * gray.shape[0] else 0.0)
+    cut at its print) with ``LINE_MARGIN`` around it, any other image as it is; fitted to
+    the image unless ``fit`` is False (a TensorRT engine built for the full canvas)."""
+    return to_canvas(gray, margin=LINE_MARGIN if gray.shape[1] >= 2 * gray.shape[0] else 0.0, fit=fit)
+
+
+def stacked(canvases: Sequence[Canvas]) -> np.ndarray:
+    """(N, 1, H, W) float32 of canvases of any sizes, each extended with its own grey to the largest."""
+    h, w = max(c.image.shape[0] for c in canvases), max(c.image.shape[1] for c in canvases)
+    out = np.empty((len(canvases), 1, h, w), np.float32)
+    for k, c in enumerate(canvases):
+        out[k, 0] = c.fill
+        out[k, 0, :c.image.shape[0], :c.image.shape[1]] = c.image
+    return out
 
 
 class TrainingSample(NamedTuple):

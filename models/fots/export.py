@@ -1,7 +1,7 @@
-"""The FOTS reader as two ONNX graphs, detector (image -> score, geometry, features) and
-recogniser (the lines' own pixels, and for the ``features`` and ``both`` recognisers the
-features and line boxes -> CTC log-probabilities), with box decoding and line cutting
-between them in numpy as in PyTorch. Used by the ``onnx-cpu`` mode and as the input of
+"""The FOTS reader as two ONNX graphs, detector (canvases of any size in multiples of 32 ->
+score, geometry, features) and recogniser (the lines' own pixels, and for the ``features``
+and ``both`` recognisers the features and line boxes -> CTC log-probabilities), with box
+decoding and line cutting between them in numpy as in PyTorch. Used by the ``onnx-cpu`` mode and as the input of
 TensorRT builds.
 
     python -m models.fots.export --out /tmp/fots-onnx
@@ -56,9 +56,11 @@ def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
     # the TorchScript exporter: dynamo=False where torch (>= 2.5) offers a choice
     legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     batch = {0: "batch"}
+    canvas = {0: "batch", 2: "height", 3: "width"}  # fitted canvases (models.fots.data.for_reading)
+    maps = {0: "batch", 2: "map_height", 3: "map_width"}
     torch.onnx.export(detector, (images,), paths[0], input_names=["images"],
                       output_names=["score", "geometry", "features"], opset_version=opset,
-                      dynamic_axes={"images": batch, "score": batch, "geometry": batch, "features": batch}, **legacy)
+                      dynamic_axes={"images": canvas, "score": maps, "geometry": maps, "features": maps}, **legacy)
     names = INPUTS[model.recognizer]
     axes = {"features": batch, "rois": {0: "lines"}, "lines": {0: "lines", 3: "width"},
             "log_probs": {0: "steps", 1: "lines"}}

@@ -88,7 +88,7 @@ class OnnxBackend:
 def detect(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5):
     """The detector's half of reading, on several canvases at once: the (box, confidence)
     lines found on each, the shared features and the recogniser's RoIs (canvas index, box)."""
-    images = np.stack([canvas.image for canvas in canvases])[:, None].astype(np.float32)
+    images = data.stacked(canvases)
     score, geometry, feats = backend.detect(images)
     found = [decode.boxes(score[i, 0], geometry[i], threshold) for i in range(len(canvases))]
     rois = [[float(i)] + list(box) for i, lines in enumerate(found) for box, _ in lines]
