@@ -204,6 +204,18 @@ def test_a_resumed_run_whose_validation_lines_changed_validates_its_start_again_
     assert "validation lines differ" in next(e["note"] for e in log if "note" in e)
 
 
+def test_bf16_asked_for_where_the_machine_lacks_it_is_obeyed_with_a_warning(monkeypatch, capsys):
+    """The README's commands carry --bf16 (the AVX512-BF16 machine they ran on); on an AVX2 CPU
+    bfloat16 is emulated, many times slower than float32: the run says so."""
+    monkeypatch.setattr(training, "bf16_helps", lambda: False)
+    assert training.use_bf16(True) is True and "emulated" in capsys.readouterr().err
+    assert training.use_bf16(None) is False and training.use_bf16(False) is False
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(training, "bf16_helps", lambda: True)
+    assert training.use_bf16(True) is True and training.use_bf16(None) is True
+    assert capsys.readouterr().err == ""
+
+
 def test_the_reader_s_recogniser_trains_on_line_crops_resumes_and_its_weights_read_in_the_adapter(cache, tmp_path):
     """`make train-fots` in miniature: the line recogniser trained from the cache into a reader
     folder with the committed detector, resumed, then read by the adapter in PyTorch and ONNX."""
