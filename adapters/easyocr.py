@@ -16,6 +16,11 @@ Option ``network``: a folder holding an EasyOCR custom recognition network (``NA
 ``NAME.yaml``, ``NAME.py``, as models/easyocr_codes/finetune.py writes it), read by EasyOCR's
 own custom-network mechanism (``recog_network``) beside the shipped CRAFT detector: engine
 ``easyocr-codes`` of the default suite, english_g2 fine-tuned on printed codes.
+
+Option ``readtext``: settings passed to ``Reader.readtext`` (checked against the installed
+EasyOCR's, a setting it lacks refused by name). The default suite merges boxes of one line
+across gaps of up to 2 heights (``width_ths``; EasyOCR's 0.5 cuts code lines at their colons
+and loses them) and magnifies the crop 1.5x for CRAFT (``mag_ratio``).
 """
 import copy
 import json
@@ -62,7 +67,7 @@ class Adapter(BaseAdapter):
             options.get("languages", ["en"]), gpu=self._gpu, model_storage_directory=model_dir,
             user_network_directory=model_dir, download_enabled=False, verbose=False,
             quantize=mode == "cpu", **network)
-        self._readtext = dict(options.get("readtext", {}))
+        self._readtext = readtext_settings(self._reader, options.get("readtext") or {})
         self._torch = torch
         self._about: Dict[str, str] = {}
         self._seen: Optional[Tuple[list, list]] = None  # trt-int8, until calibrated: the networks' inputs
@@ -164,9 +169,25 @@ class Adapter(BaseAdapter):
     def check_options(cls, options: Dict[str, Any]) -> None:
         if options.get("network") is not None:
             network_name(options["network"])
+        if not isinstance(options.get("readtext") or {}, dict):
+            raise ValueError("readtext: a mapping of easyocr.Reader.readtext's settings (e.g. {width_ths: 2.0}), "
+                             "got %r" % (options["readtext"],))
 
     def versions(self) -> Dict[str, str]:
         return dict(self._about, **torch_gpu_versions(self._torch))
+
+
+def readtext_settings(reader, settings: Dict[str, Any]) -> Dict[str, Any]:
+    """Option ``readtext``, checked against the installed EasyOCR's ``readtext``: ValueError
+    naming a setting it does not have."""
+    import inspect
+
+    known = set(inspect.signature(reader.readtext).parameters) - {"image"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise ValueError("readtext: easyocr.Reader.readtext has no setting %s (it has %s)"
+                         % (", ".join(map(repr, unknown)), ", ".join(sorted(known))))
+    return dict(settings)
 
 
 def network_name(folder: Any) -> str:

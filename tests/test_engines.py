@@ -12,7 +12,7 @@ from adapters.base import join_reading_order
 from bench import metrics
 from synth.frames import FONT_ROOT
 from bench.worker import adapter_class
-from tests.conftest import EMBEDDED, bench, run_folder
+from tests.conftest import EMBEDDED, REPO, bench, run_folder
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +140,35 @@ def test_ppocrv6_threads_reach_its_sessions_and_an_old_python_is_a_skip(clean_la
     monkeypatch.setattr(ppocrv6.sys, "version_info", (3, 6, 9, "final", 0))
     with pytest.raises(ModeUnavailable, match="Python >= 3.8"):
         ppocrv6.Adapter().load("cpu", {})
+
+
+def test_easyocr_reads_a_code_line_whole_with_the_suite_settings():
+    """EasyOCR's defaults cut a `PRO:..EXP:..L..H..:..` line into pieces at its colons and
+    lose them; the default suite's `readtext` settings (lines merged across gaps, the crop
+    magnified) read the same crops whole with the fine-tuned recogniser. A setting EasyOCR's
+    readtext does not have is refused by name."""
+    import cv2
+    import yaml
+
+    with open(os.path.join(REPO, "bench", "suites", "default.yaml")) as f:
+        options = yaml.safe_load(f)["engines"]["easyocr-codes"]["options"]
+    with open(os.path.join(EMBEDDED, "manifest.csv")) as f:
+        rows = list(csv.DictReader(f))
+    crops = []
+    for row in (rows[i] for i in (46, 48, 54)):  # lines whose colons EasyOCR's defaults drop
+        gray = cv2.imread(os.path.join(EMBEDDED, row["image"]), cv2.IMREAD_GRAYSCALE)
+        x, y, w, h = (int(row[k]) for k in "xywh")
+        crops.append((gray[y:y + h, x:x + w], row["text"]))
+    adapter = adapter_class("adapters.easyocr:Adapter")()
+    adapter.load("cpu", options)
+
+    def read(settings):
+        adapter._readtext = settings
+        return [metrics.normalize(join_reading_order(adapter.infer(c))) for c, _ in crops]
+
+    assert read(options["readtext"]) == [metrics.normalize(t) for _, t in crops]
+    assert sum(":" not in r[:4] for r in read({})) >= 2  # "PRO 09/2020EXP:..."
+    with pytest.raises(ValueError, match="readtext has no setting 'width_th'"):
+        adapter.load("cpu", dict(options, readtext={"width_th": 2.0}))
+    with pytest.raises(ValueError, match="readtext: a mapping"):
+        adapter.check_options({"readtext": [2.0]})
