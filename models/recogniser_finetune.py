@@ -151,12 +151,20 @@ class CodesTask(training.Task):
         log_probs = F.log_softmax(self.rec.logits(model, x.to(device)).float(), -1).permute(1, 0, 2)
         return {"loss": F.ctc_loss(log_probs, labels, steps, lengths, blank=0, zero_infinity=True)}
 
-    def read(self, model, inputs: List[np.ndarray], device: str) -> List[str]:
-        out = []
+    def read_batches(self, inputs: List[np.ndarray]) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Batches of up to 32 lines of similar width, as engines batch the lines of an image
+        (the widths sorted, so a line is padded little): the lines' places, the batch, its steps."""
+        order = np.argsort([x.shape[1] for x in inputs], kind="stable")
         for i in range(0, len(inputs), 32):
-            x, steps = self.rec.batch(inputs[i:i + 32])
+            x, steps = self.rec.batch([inputs[k] for k in order[i:i + 32]])
+            yield order[i:i + 32], x, steps
+
+    def read(self, model, inputs: List[np.ndarray], device: str) -> List[str]:
+        out = [""] * len(inputs)
+        for places, x, steps in self.read_batches(inputs):
             logits = self.rec.logits(model, torch.from_numpy(x).to(device)).float().cpu().numpy()
-            out += greedy(logits, steps, self.rec.chars)
+            for k, text in zip(places, greedy(logits, steps, self.rec.chars)):
+                out[k] = text
         return out
 
     def validate(self, model, device: str) -> Dict[str, Any]:
@@ -180,7 +188,11 @@ class CodesTask(training.Task):
         self.rec.write(model, folder)
 
     def validation_id(self) -> str:
-        return training.digest(self.valid)
+        """The validation lines as the network is fed them (batches and steps), so that a change
+        in how an engine pads or decodes has the starting weights validated again."""
+        return training.digest({group: [(x, "%s" % steps.tolist()) for _, x, steps in
+                                        self.read_batches([x for x, _ in items])] + items
+                                for group, items in self.valid.items()})
 
     def settings(self) -> Dict[str, Any]:
         return dict(self.rec.settings(), network=self.rec.network, **{"from": self.rec.origin},

@@ -13,7 +13,7 @@ own network class) that ``easyocr.Reader(recog_network=NAME, user_network_direct
 loads; the harness runs it as engine ``easyocr-codes`` (adapters/easyocr.py, option
 ``network``). Lines are prepared as EasyOCR's recogniser reads them: the detector's line box
 with a tenth of its height around it, 64 px high (bicubic), [-1, 1], padded on the right
-with the last column; the character list and the CTC head stay english_g2's.
+with the last column to a multiple of 64 px and decoded over the whole padded width; the character list and the CTC head stay english_g2's.
 
 Batches, validation (fixed, from codes 5000-5999, never trained on, as for our reader's line
 recogniser; with photos the held-out ones, line by line) and the command line are
@@ -55,14 +55,18 @@ def line_input(gray: np.ndarray, box) -> np.ndarray:
 
 
 def batch(inputs: List[np.ndarray], multiple: int = 1) -> Tuple[np.ndarray, np.ndarray]:
-    """(N, 1, HEIGHT, widest) padded on the right with each line's last column, and each
-    line's CTC steps (EasyOCR's recogniser: one per 4 columns, less one)."""
+    """(N, 1, HEIGHT, W) as EasyOCR pads the lines of one image: W the widest line rounded up
+    to a multiple of HEIGHT (its ``ceil(max ratio) * imgH``; and of ``multiple``), each line
+    padded on the right with its last column; and each line's CTC steps: all of W's (one per 4
+    columns, less one), since EasyOCR decodes every line over the whole padded width, so the
+    network must learn to read nothing in a line's padding."""
+    multiple = int(np.lcm(HEIGHT, max(1, multiple)))
     widest = -(-max(x.shape[1] for x in inputs) // multiple) * multiple
     out = np.empty((len(inputs), 1, HEIGHT, widest), np.float32)
     for i, x in enumerate(inputs):
         out[i, 0, :, :x.shape[1]] = x
         out[i, 0, :, x.shape[1]:] = x[:, -1:]
-    return out, np.array([max(1, x.shape[1] // 4 - 1) for x in inputs], np.int64)
+    return out, np.full(len(inputs), max(1, widest // 4 - 1), np.int64)
 
 
 class EasyOCR(recogniser_finetune.Recogniser):
