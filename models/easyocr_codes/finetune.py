@@ -13,7 +13,8 @@ own network class) that ``easyocr.Reader(recog_network=NAME, user_network_direct
 loads; the harness runs it as engine ``easyocr-codes`` (adapters/easyocr.py, option
 ``network``). Lines are prepared as EasyOCR's recogniser reads them: the detector's line box
 with a tenth of its height around it, 64 px high (bicubic), [-1, 1], padded on the right
-with the last column to a multiple of 64 px and decoded over the whole padded width; the character list and the CTC head stay english_g2's.
+with the last column to a multiple of 64 px and decoded over the whole padded width, as
+EasyOCR decodes it; the character list and the CTC head stay english_g2's.
 
 Batches, validation (fixed, from codes 5000-5999, never trained on, as for our reader's line
 recogniser; with photos the held-out ones, line by line) and the command line are
