@@ -57,6 +57,12 @@ def repo_path(path: str) -> str:
     return os.path.join(REPO, os.path.expanduser(path))
 
 
+def kept_steps(config: Dict[str, Any]) -> int:
+    """Training steps of the weights a run kept (its best validation, ``config.json``'s
+    ``validation.step``), not of the run's last step."""
+    return int((config.get("validation") or {}).get("step", config["steps"]))
+
+
 def number_option(options: Dict[str, Any], key: str, low: float, high: float) -> None:
     """ValueError unless ``options[key]``, where given, is a number from ``low`` to ``high``."""
     value = options.get(key)

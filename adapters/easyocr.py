@@ -28,7 +28,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import CPU_MODES, ModeUnavailable, Word, box_of, repo_path, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, box_of, kept_steps, repo_path, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -211,8 +211,8 @@ def network_about(folder: str, name: str) -> str:
     try:
         with open(os.path.join(folder, "config.json")) as f:
             config = json.load(f)
-        return "%s fine-tuned on codes (%s, %d steps)" % (config["from"].split()[0], name, config["steps"])
-    except (OSError, ValueError, KeyError, AttributeError):
+        return "%s fine-tuned on codes (%s, %d steps)" % (config["from"].split()[0], name, kept_steps(config))
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):
         return "%s (%s)" % (name, os.path.basename(os.path.normpath(folder)))
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from adapters import rapidocr as v4
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import ModeUnavailable, Word, box_of, repo_path, threads
+from adapters.base import ModeUnavailable, Word, box_of, kept_steps, repo_path, threads
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench", "ppocrv6-trt")
 MODELS = {"det": "PP-OCRv6_det_small.onnx", "rec": "PP-OCRv6_rec_small.onnx",
@@ -127,7 +127,7 @@ def rec_about(path: str) -> str:
     try:
         with open(os.path.join(os.path.dirname(path), "config.json")) as f:
             config = json.load(f)
-        return "rec fine-tuned on codes (%s, %d steps)" % (os.path.basename(path), config["steps"])
+        return "rec fine-tuned on codes (%s, %d steps)" % (os.path.basename(path), kept_steps(config))
     except (OSError, ValueError, KeyError, TypeError):
         return "rec %s" % os.path.basename(path)
 

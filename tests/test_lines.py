@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from adapters.base import kept_steps
 from models import recogniser_finetune, training
 from models.fots import lines
 from synth import lines as synth_lines
@@ -159,6 +160,7 @@ def test_the_loop_keeps_the_weights_that_validate_best_and_resumes_with_its_budg
     assert torch.load(str(tmp_path / "model.pt"))["call"] == 2  # the weights of step 4, not the last
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["validation"]["step"] == 4 and config["steps"] == 6
+    assert kept_steps(config) == 4  # how the report names the weights: by the step kept, not the last
     log = [json.loads(line) for line in open(str(tmp_path / "train.log"))]
     assert [e["step"] for e in log if "valid_exact" in e] == [2, 4, 6] and [e.get("kept") for e in log
                                                                             if "valid_exact" in e] == [True, True, None]
