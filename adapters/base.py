@@ -15,12 +15,13 @@ The worker calls, in one process per engine x mode cell::
 Device side: Python 3.6 and numpy.
 """
 import os
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 import numpy as np
 
 MODES = ("cpu", "gpu", "gpu-fp16", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
 CPU_MODES = ("cpu", "onnx-cpu")  # their workers see no GPU
+T = TypeVar("T")
 REJECT = "\ufffd"  # a character an engine declines to read (too unsure); its sample counts as rejected
 THREADS_ENV = "OCR_BENCH_THREADS"  # the cell's ``threads`` setting, set by the runner for the worker
 
@@ -140,23 +141,30 @@ def torch_gpu_versions(torch) -> Dict[str, str]:
     return {"torch-cuda": torch.version.cuda or "none", "torch-cudnn": str(cudnn) if cudnn else "none"}
 
 
-def join_reading_order(words: Sequence[Word]) -> str:
-    """Text of several boxes in reading order: lines top to bottom, left to right within a
-    line, joined by single spaces. Boxes are on one line when their vertical overlap is at
-    least half the smaller height. Words without a box keep their order, after boxed ones."""
-    boxed = sorted((w for w in words if w.box is not None), key=lambda w: (w.box[1] + w.box[3]) / 2)
-    lines: List[List[Word]] = []
-    for word in boxed:
-        y0, y1 = word.box[1], word.box[3]
-        for line in lines:
-            ly0 = min(w.box[1] for w in line)
-            ly1 = max(w.box[3] for w in line)
-            overlap = min(y1, ly1) - max(y0, ly0)
-            if overlap >= 0.5 * min(y1 - y0, ly1 - ly0):
-                line.append(word)
+def group_lines(items: Sequence[T], extent: Callable[[T], Tuple[float, float]]) -> List[List[T]]:
+    """``items`` in lines, top to bottom, each line in the order its items came: an item joins
+    a line when its vertical ``extent`` (top, bottom) overlaps the line's by at least half the
+    smaller height."""
+    lines: List[List[T]] = []
+    spans: List[List[float]] = []
+    for item in sorted(items, key=lambda i: sum(extent(i)) / 2):
+        y0, y1 = extent(item)
+        for line, span in zip(lines, spans):
+            if min(y1, span[1]) - max(y0, span[0]) >= 0.5 * min(y1 - y0, span[1] - span[0]):
+                line.append(item)
+                span[0], span[1] = min(y0, span[0]), max(y1, span[1])
                 break
         else:
-            lines.append([word])
+            lines.append([item])
+            spans.append([y0, y1])
+    return lines
+
+
+def join_reading_order(words: Sequence[Word]) -> str:
+    """Text of several boxes in reading order: lines top to bottom (``group_lines``), left to
+    right within a line, joined by single spaces. Words without a box keep their order, after
+    boxed ones."""
+    lines = group_lines([w for w in words if w.box is not None], lambda w: (w.box[1], w.box[3]))
     ordered = [w for line in lines for w in sorted(line, key=lambda w: w.box[0])]
     ordered += [w for w in words if w.box is None]
     return " ".join(t for t in (" ".join(w.text.split()) for w in ordered) if t)

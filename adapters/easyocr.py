@@ -21,10 +21,18 @@ Option ``readtext``: settings passed to ``Reader.readtext`` (checked against the
 EasyOCR's, a setting it lacks refused by name). The default suite merges boxes of one line
 across gaps of up to 2 heights (``width_ths``; EasyOCR's 0.5 cuts code lines at their colons
 and loses them) and magnifies the crop 1.5x for CRAFT (``mag_ratio``).
+
+Option ``line_spans``: a number of line heights, ``reach``. EasyOCR's detector then finds the
+boxes, each line of them is read as one span, widened to the crop's edge where it ends between
+half a height and ``reach`` heights from it, and a crop where nothing is found is read whole
+(adapters/line_spans.py: for tight crops of codes, where CRAFT drops a faint glyph at a line's
+end or a word set apart). Detection and recognition are then timed apart (``stage_ms``).
 """
 import copy
+import inspect
 import json
 import os
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import Adapter as BaseAdapter
@@ -68,6 +76,10 @@ class Adapter(BaseAdapter):
             user_network_directory=model_dir, download_enabled=False, verbose=False,
             quantize=mode == "cpu", **network)
         self._readtext = readtext_settings(self._reader, options.get("readtext") or {})
+        self._reach = options.get("line_spans")
+        detect = set(inspect.signature(self._reader.detect).parameters)
+        self._detect = {k: v for k, v in self._readtext.items() if k in detect}
+        self._recognize = {k: v for k, v in self._readtext.items() if k not in detect}
         self._torch = torch
         self._about: Dict[str, str] = {}
         self._seen: Optional[Tuple[list, list]] = None  # trt-int8, until calibrated: the networks' inputs
@@ -136,8 +148,6 @@ class Adapter(BaseAdapter):
 
     def _export(self, folder: str) -> List[str]:
         """CRAFT with dynamic height and width; the recogniser with dynamic batch and width."""
-        import inspect
-
         from adapters.onnx_runtime import opset
 
         torch = self._torch
@@ -155,8 +165,28 @@ class Adapter(BaseAdapter):
         return paths
 
     def infer(self, inputs: Any) -> List[Word]:
-        return [Word(text, box_of(points), float(score))
-                for points, text, score in self._reader.readtext(inputs, **self._readtext)]
+        if self._reach is None:
+            found = self._reader.readtext(inputs, **self._readtext)
+        else:
+            found = self._read_spans(inputs)
+        return [Word(text, box_of(points), float(score)) for points, text, score in found]
+
+    def _read_spans(self, image: Any) -> list:
+        """``readtext`` with each detected line read as one span (option ``line_spans``)."""
+        from easyocr.utils import reformat_input
+
+        from adapters.line_spans import line_spans
+
+        image, grey = reformat_input(image)
+        start = time.perf_counter()
+        horizontal, free = self._reader.detect(image, reformat=False, **self._detect)
+        horizontal, free = horizontal[0], free[0]
+        detected = time.perf_counter()
+        if horizontal or not free:
+            horizontal = line_spans(horizontal, grey.shape[1], grey.shape[0], self._reach)
+        found = self._reader.recognize(grey, horizontal, free, reformat=False, **self._recognize)
+        self.stage_ms = {"det": (detected - start) * 1e3, "rec": (time.perf_counter() - detected) * 1e3}
+        return found
 
     def synchronize(self) -> None:
         if self._gpu:
@@ -169,6 +199,10 @@ class Adapter(BaseAdapter):
     def check_options(cls, options: Dict[str, Any]) -> None:
         if options.get("network") is not None:
             network_name(options["network"])
+        reach = options.get("line_spans")
+        if reach is not None and (isinstance(reach, bool) or not isinstance(reach, (int, float)) or reach < 0):
+            raise ValueError("line_spans: how many line heights from the crop's edge a line is widened to it "
+                             "(a number >= 0, e.g. 1.0), got %r" % (reach,))
         if not isinstance(options.get("readtext") or {}, dict):
             raise ValueError("readtext: a mapping of easyocr.Reader.readtext's settings (e.g. {width_ths: 2.0}), "
                              "got %r" % (options["readtext"],))
@@ -180,8 +214,6 @@ class Adapter(BaseAdapter):
 def readtext_settings(reader, settings: Dict[str, Any]) -> Dict[str, Any]:
     """Option ``readtext``, checked against the installed EasyOCR's ``readtext``: ValueError
     naming a setting it does not have."""
-    import inspect
-
     known = set(inspect.signature(reader.readtext).parameters) - {"image"}
     unknown = sorted(set(settings) - known)
     if unknown:

@@ -162,8 +162,8 @@ def test_easyocr_reads_a_code_line_whole_with_the_suite_settings():
     adapter = adapter_class("adapters.easyocr:Adapter")()
     adapter.load("cpu", options)
 
-    def read(settings):
-        adapter._readtext = settings
+    def read(settings):  # through EasyOCR's own readtext
+        adapter._readtext, adapter._reach = settings, None
         return [metrics.normalize(join_reading_order(adapter.infer(c))) for c, _ in crops]
 
     assert read(options["readtext"]) == [metrics.normalize(t) for _, t in crops]
