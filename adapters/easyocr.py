@@ -26,7 +26,10 @@ Option ``line_spans``: a number of line heights, ``reach``. EasyOCR's detector t
 boxes, each line of them is read as one span, widened to the crop's edge where it ends between
 half a height and ``reach`` heights from it, and a crop where nothing is found is read whole
 (adapters/line_spans.py: for tight crops of codes, where CRAFT drops a faint glyph at a line's
-end or a word set apart). Detection and recognition are then timed apart (``stage_ms``).
+end or a word set apart). Where the widest line ends further from an edge (on a tight crop,
+it spans the crop), it is read a second time, widened to the edge, and that reading kept
+where the recogniser is surer of it.
+Detection and recognition are then timed apart (``stage_ms``).
 """
 import copy
 import inspect
@@ -175,18 +178,32 @@ class Adapter(BaseAdapter):
         """``readtext`` with each detected line read as one span (option ``line_spans``)."""
         from easyocr.utils import reformat_input
 
-        from adapters.line_spans import line_spans
+        from adapters.line_spans import line_spans, to_edges
 
         image, grey = reformat_input(image)
         start = time.perf_counter()
         horizontal, free = self._reader.detect(image, reformat=False, **self._detect)
         horizontal, free = horizontal[0], free[0]
         detected = time.perf_counter()
-        if horizontal or not free:
-            horizontal = line_spans(horizontal, grey.shape[1], grey.shape[0], self._reach)
-        found = self._reader.recognize(grey, horizontal, free, reformat=False, **self._recognize)
+        spans = line_spans(horizontal, grey.shape[1], grey.shape[0], self._reach) if horizontal or not free else []
+        found = self._reader.recognize(grey, spans, free, reformat=False, **self._recognize)
+        if spans:  # the widest line of a tight crop spans it: where it does not, read it again to the edges
+            widest = max(spans, key=lambda s: s[1] - s[0])
+            wide = to_edges(widest, grey.shape[1])
+            if wide != widest:
+                found = self._surer(grey, found, widest, wide)
         self.stage_ms = {"det": (detected - start) * 1e3, "rec": (time.perf_counter() - detected) * 1e3}
         return found
+
+    def _surer(self, grey: Any, found: list, span: List[int], wide: List[int]) -> list:
+        """``found`` with the reading of ``span`` replaced by that of ``wide`` where the
+        recogniser is surer of the wide one."""
+        corners = (span[0], span[2], span[1], span[3])
+        narrow = [score for points, _, score in found if box_of(points) == corners]
+        widened = self._reader.recognize(grey, [wide], [], reformat=False, **self._recognize)
+        if len(narrow) != 1 or len(widened) != 1 or widened[0][2] <= narrow[0]:
+            return found
+        return [widened[0] if box_of(points) == corners else (points, text, score) for points, text, score in found]
 
     def synchronize(self) -> None:
         if self._gpu:

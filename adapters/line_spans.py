@@ -10,7 +10,9 @@ crop's left or right edge where the strip the line leaves there could hold a gly
 nothing was found is read whole, as one line. A narrower strip holds no glyph, and widening
 into it only changes the margin the recogniser sees. A short line in a block of lines ends
 far from the edge and keeps its ends: widened into blank background, a recogniser reads stray
-characters there.
+characters there. The widest line of a tight crop spans it; where it leaves a wider strip,
+``to_edges`` gives it widened to the edge as a second reading, for the recogniser to keep
+where it is surer of it.
 
 Boxes are ``[x_min, x_max, y_min, y_max]``, EasyOCR's ``horizontal_list`` order.
 """
@@ -33,3 +35,11 @@ def line_spans(boxes: Sequence[Sequence[float]], width: int, height: int, reach:
         spans.append([0 if low <= x0 <= high else int(x0), width if low <= width - x1 <= high else int(x1),
                       int(y0), int(y1)])
     return spans
+
+
+def to_edges(span: Sequence[int], width: int) -> List[int]:
+    """``span`` widened to the crop's left and right edges where the strip it leaves could hold
+    a glyph, however wide: the second reading of a line that ends far from an edge."""
+    x0, x1, y0, y1 = span
+    low = GLYPH * (y1 - y0)
+    return [0 if x0 >= low else x0, width if width - x1 >= low else x1, y0, y1]

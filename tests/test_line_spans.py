@@ -6,7 +6,7 @@ import os
 import pytest
 
 from adapters.base import join_reading_order
-from adapters.line_spans import line_spans
+from adapters.line_spans import line_spans, to_edges
 from bench import metrics
 from bench.worker import adapter_class
 from tests.conftest import EMBEDDED, REPO
@@ -36,6 +36,12 @@ def test_a_crop_where_nothing_was_found_is_read_whole():
 
 def test_boxes_reaching_past_the_crop_are_clipped_to_it():
     assert line_spans([[-3, 65, -2, 26]], 60, 24, reach=0.5) == [[0, 60, 0, 24]]
+
+
+def test_the_second_reading_reaches_each_edge_that_leaves_room_for_a_glyph():
+    assert to_edges([40, 200, 0, 20], 300) == [0, 300, 0, 20]
+    assert to_edges([5, 200, 0, 20], 300) == [5, 300, 0, 20]  # 5 px: no glyph fits
+    assert to_edges([0, 295, 0, 20], 300) == [0, 295, 0, 20]  # nothing to widen: no second reading
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +77,20 @@ def test_easyocr_reads_the_glyph_its_detector_drops_at_a_line_end(suite_options)
     assert all(p == t[:-1] for p, t in zip(plain, truth)), plain
     assert spans == truth
     assert adapter.stage_ms["det"] > 0 and adapter.stage_ms["rec"] > 0
+
+
+def test_easyocr_keeps_the_reading_to_the_edge_where_it_is_surer_of_it(suite_options):
+    """Embedded crop 98, `L7071 00:53`: CRAFT's box ends at `00`, the strip left is more than
+    a line height wide, so the span alone reads `L7071 00`; read again to the edge, the
+    recogniser is surer of `L7071 00:53` and that reading is kept."""
+    (crop, text), = crops(98)
+    adapter = adapter_class("adapters.easyocr:Adapter")()
+    adapter.load("cpu", dict(suite_options, line_spans=1.0))
+    boxes, _ = adapter._reader.detect(crop[..., None].repeat(3, axis=2), reformat=False, **suite_options["readtext"])
+    span, = line_spans(boxes[0], crop.shape[1], crop.shape[0], 1.0)
+    assert to_edges(span, crop.shape[1]) != span
+    assert [t for _, t, _ in adapter._reader.recognize(crop, [span], [], reformat=False)] == ["L7071 00"]
+    assert metrics.normalize(join_reading_order(adapter.infer(crop))) == metrics.normalize(text)
 
 
 @pytest.mark.parametrize("reach", ["wide", -1, True])
