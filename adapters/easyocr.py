@@ -28,8 +28,8 @@ half a height and ``reach`` heights from it, and a crop where nothing is found i
 (adapters/line_spans.py: for tight crops of codes, where CRAFT drops a faint glyph at a line's
 end or a word set apart). Where the widest line ends further from an edge (on a tight crop,
 it spans the crop), it is read a second time, widened to the edge, and that reading kept
-where the recogniser is surer of it.
-Detection and recognition are then timed apart (``stage_ms``).
+where the recogniser is surer of it. Detection and recognition are then timed apart
+(``stage_ms``).
 """
 import copy
 import inspect
