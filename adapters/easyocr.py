@@ -40,6 +40,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from adapters.base import Adapter as BaseAdapter
 from adapters.base import CPU_MODES, ModeUnavailable, Word, box_of, kept_steps, repo_path, torch_gpu_versions
+from adapters.line_spans import line_spans, to_edges
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -58,6 +59,7 @@ class Adapter(BaseAdapter):
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         import easyocr
         import torch
+        from easyocr.utils import reformat_input
 
         self._gpu = mode == "gpu"
         if mode not in CPU_MODES and not torch.cuda.is_available():
@@ -79,7 +81,7 @@ class Adapter(BaseAdapter):
             user_network_directory=model_dir, download_enabled=False, verbose=False,
             quantize=mode == "cpu", **network)
         self._readtext = readtext_settings(self._reader, options.get("readtext") or {})
-        self._reach = options.get("line_spans")
+        self._reach, self._reformat = options.get("line_spans"), reformat_input
         detect = set(inspect.signature(self._reader.detect).parameters)
         self._detect = {k: v for k, v in self._readtext.items() if k in detect}
         self._recognize = {k: v for k, v in self._readtext.items() if k not in detect}
@@ -176,11 +178,7 @@ class Adapter(BaseAdapter):
 
     def _read_spans(self, image: Any) -> list:
         """``readtext`` with each detected line read as one span (option ``line_spans``)."""
-        from easyocr.utils import reformat_input
-
-        from adapters.line_spans import line_spans, to_edges
-
-        image, grey = reformat_input(image)
+        image, grey = self._reformat(image)
         start = time.perf_counter()
         horizontal, free = self._reader.detect(image, reformat=False, **self._detect)
         horizontal, free = horizontal[0], free[0]
@@ -199,11 +197,11 @@ class Adapter(BaseAdapter):
         """``found`` with the reading of ``span`` replaced by that of ``wide`` where the
         recogniser is surer of the wide one."""
         corners = (span[0], span[2], span[1], span[3])
-        narrow = [score for points, _, score in found if box_of(points) == corners]
+        at = [i for i, (points, _, _) in enumerate(found) if box_of(points) == corners]
         widened = self._reader.recognize(grey, [wide], [], reformat=False, **self._recognize)
-        if len(narrow) != 1 or len(widened) != 1 or widened[0][2] <= narrow[0]:
+        if len(at) != 1 or len(widened) != 1 or widened[0][2] <= found[at[0]][2]:
             return found
-        return [widened[0] if box_of(points) == corners else (points, text, score) for points, text, score in found]
+        return found[:at[0]] + widened + found[at[0] + 1:]
 
     def synchronize(self) -> None:
         if self._gpu:
