@@ -18,10 +18,13 @@ INVENTORY ?= env/fleet/example-local.yml
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines photolike train-fots finetune-easyocr finetune-ppocrv6 train-charcls charcls-stages system deps dataset clean-venv
+.PHONY: bench bench-real resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines photolike train-fots finetune-easyocr finetune-ppocrv6 train-charcls charcls-stages system deps dataset clean-venv
 
 bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
+
+bench-real: $(DEPS)  ## the default suite on the real photographs of datasets/real-useby/test (ARGS as for bench)
+	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) --dataset datasets/real-useby/test $(ARGS)
 
 resume: $(DEPS)  ## continue the latest run (under ARGS="--results DIR", or results/) without redoing recorded samples
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --resume $(ARGS)
@@ -30,6 +33,7 @@ fleet: export FLEET_ARGS = $(ARGS)
 fleet: export FLEET_RESULTS = $(abspath $(REPORT_FROM))
 fleet: export ANSIBLE_CONFIG = env/fleet/ansible.cfg
 fleet: $(DEPS)  ## the suite on every host of INVENTORY (Ansible over SSH), their runs fetched into results/, then the report
+	@test -f "$(INVENTORY)" || { echo "error: INVENTORY=$(INVENTORY): no such inventory file" >&2; exit 2; }
 	$(BIN)/ansible-playbook -i $(INVENTORY) env/fleet/bench.yml; status=$$?; \
 	$(MAKE) --no-print-directory report ARGS=; exit $$status
 

@@ -91,6 +91,9 @@ class Adapter:
     batches = False  # whether ``infer_batch`` reads several images in one call (``load`` may set it per mode)
     model_name = ""  # the engine's models, as the report names them ("PP-OCRv4 (det + rec)"); ``load`` may refine it
     stage_ms: Dict[str, Optional[float]] = {}  # set by ``infer`` where the engine times its stages: "det", "rec"
+    # the option keys ``load`` reads; a suite naming another is refused before any cell runs.
+    # None: the options go on to the engine's own constructor, which names what it refuses
+    option_names: Optional[Tuple[str, ...]] = None
 
     @classmethod
     def check_options(cls, options: Dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ RECOGNIZERS = {"features": "shared-features", "pixels": "line-pixels", "both": "
 
 
 class Adapter(BaseAdapter):
+    option_names = ("weights", "threshold", "grammar")
     modes = ("cpu", "gpu", "gpu-fp16", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
     packages = ("torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
@@ -56,7 +57,7 @@ class Adapter(BaseAdapter):
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         import torch
 
-        from models.fots import data, reader
+        from models.fots import data, reader, upright
 
         if mode not in CPU_MODES and not torch.cuda.is_available():
             raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
@@ -82,7 +83,11 @@ class Adapter(BaseAdapter):
         self.batches = self._grammar is None and not mode.startswith("trt")
         self._fit = not mode.startswith("trt")  # canvases cut down to the crop; TensorRT's engines: the full canvas
         dtype = torch.float16 if mode == "gpu-fp16" else torch.float32
-        self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else reader.TorchBackend(model, device, dtype)
+        self._upright = upright.load(device=device)
+        if self._upright is not None:
+            self._files.append(os.path.join(upright.WEIGHTS, "model.pt"))
+        self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else \
+            reader.TorchBackend(model, device, dtype, self._upright)
 
     def _onnx(self, model, mode: str, torch):
         """Sessions of the exported graphs; for ``trt-int8``, None until ``calibrate``."""
@@ -98,10 +103,17 @@ class Adapter(BaseAdapter):
 
         if mode == "trt-int8":
             onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
-        paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files,
+        paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files[:1],
                                          onnx_runtime.torch_export_tag(torch) + "-lines-fitted",
                                          ("detector.onnx", "recognizer.onnx"),
                                          lambda folder: export(model, folder, onnx_runtime.opset(torch)))
+        if self._upright is not None:
+            from models.fots import upright
+
+            paths += onnx_runtime.export_once(
+                os.path.join(CACHE, "fots-onnx"), self._files[1:], onnx_runtime.torch_export_tag(torch) + "-upright",
+                ("upright.onnx",), lambda folder: [upright.export(self._upright, os.path.join(folder, "upright.onnx"),
+                                                                  onnx_runtime.opset(torch))])
         self._engines = ""
         if mode.startswith("trt"):
             self._engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), torch.cuda.get_device_name(0),
@@ -122,8 +134,10 @@ class Adapter(BaseAdapter):
     def _sessions(self, mode: str, detector_cache: str, recognizer_cache: str):
         from adapters import onnx_runtime
 
+        upright = onnx_runtime.session(self._files[2], "onnx-cpu") if len(self._files) > 2 else None
         return self._reader.OnnxBackend(onnx_runtime.session(self._files[0], mode, detector_cache, self._images),
-                                        onnx_runtime.session(self._files[1], mode, recognizer_cache, self._lines))
+                                        onnx_runtime.session(self._files[1], mode, recognizer_cache, self._lines),
+                                        upright)
 
     def calibrate(self, images: List[np.ndarray]) -> None:
         """``trt-int8`` only: ranges for both graphs from ``images``, then the engines."""
@@ -154,8 +168,10 @@ class Adapter(BaseAdapter):
     def preprocess(self, image: np.ndarray) -> Any:
         import cv2
 
+        from models.fots import orient
+
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return self._data.for_reading(gray, self._fit)
+        return self._data.for_reading(gray, self._fit, orient.text_angle(gray))
 
     def infer(self, inputs: Any) -> List[Word]:
         if self._grammar is not None:

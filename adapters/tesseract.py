@@ -36,6 +36,7 @@ def _library() -> ctypes.CDLL:
 
 
 class Adapter(BaseAdapter):
+    option_names = ("language", "psm", "tessdata")
     modes = ("cpu",)
     model_name = "Tesseract LSTM (eng)"
     packages = ()

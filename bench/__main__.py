@@ -18,8 +18,15 @@ FIXED_ON_RESUME = {name: "--" + name for name in ("config", "dataset", "engines"
 FIXED_ON_RESUME["timeout_s"] = "--timeout"
 
 
-def _list(text: Optional[str]) -> List[str]:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else []
+def _list(text: Optional[str], option: str) -> List[str]:
+    """A comma-separated option's items; an option given but naming nothing is refused
+    (``--engines ''`` would otherwise run every engine)."""
+    if text is None:
+        return []
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise cfg.ConfigError("%s: %r names nothing; leave the option out to run them all" % (option, text))
+    return items
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -63,7 +70,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             overrides = {k: getattr(args, k) for k in ("dataset", "warmup", "passes", "limit", "preprocess",
                                                        "timeout_s", "device", "results", "grammar")}
             config = cfg.build(cfg.read_suite(args.config or cfg.DEFAULT_SUITE), overrides)
-            cfg.select(config, _list(args.engines), _list(args.modes))
+            cfg.select(config, _list(args.engines, "--engines"), _list(args.modes, "--modes"))
             current = launch.start(config, quiet=args.quiet)
     except (cfg.ConfigError, ManifestError, GrammarError, RunLocked, ResumeRefused, OSError) as exc:
         print("error: %s" % exc, file=sys.stderr)
@@ -79,7 +86,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     except runner.RunStopped as exc:
         print("\nstopped: %s" % exc, file=sys.stderr)
         return exc.exit_code
-    runner.print_summary(current, summary)
+    try:
+        runner.print_summary(current, summary)
+        sys.stdout.flush()
+    except BrokenPipeError:  # piped into head or less that has quit: the results are written all the same
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     statuses = {row["status"] for row in summary}
     if "failed" in statuses and "ok" not in statuses:
         print("every cell that ran failed", file=sys.stderr)

@@ -3,6 +3,7 @@ overrides. ``suites/default.yaml`` documents every key."""
 import copy
 import json
 import os
+import re
 from typing import Any, Dict, List, NamedTuple, Optional
 
 from adapters.base import MODES
@@ -77,20 +78,50 @@ def read_suite(path: str) -> Dict[str, Any]:
         raise ConfigError("%s: not UTF-8 text (%s)" % (path, exc))
     if path.endswith(".json"):
         try:
-            suite = json.loads(text)
+            suite = json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(pairs, path))
         except ValueError as exc:
             raise ConfigError("%s: not valid JSON (%s)" % (path, exc))
     else:
         import yaml  # PyYAML: python3-yaml on Ubuntu/JetPack
 
         try:
-            suite = yaml.safe_load(text) or {}
+            suite = yaml.load(text, Loader=_UniqueKeyLoader) or {}
         except yaml.YAMLError as exc:
             raise ConfigError("%s: not valid YAML (%s)" % (path, " ".join(str(exc).split())))
     if not isinstance(suite, dict):
         raise ConfigError("%s: a suite is a mapping of settings (dataset:, engines:, ...), not a %s"
                           % (path, type(suite).__name__))
     return suite
+
+
+def _unique_keys(pairs, where: str):
+    """A JSON object's or YAML mapping's pairs as a dict; a key written twice is refused
+    (a parser keeps the last one silently)."""
+    seen: Dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ConfigError("%s: key %r is written twice in one mapping; which one counts?" % (where, key))
+        seen[key] = value
+    return seen
+
+
+try:
+    import yaml
+
+    class _UniqueKeyLoader(yaml.SafeLoader):
+        """PyYAML's safe loader, refusing a key written twice in one mapping."""
+
+    def _mapping(loader, node, deep=False):
+        loader.flatten_mapping(node)
+        pairs = [(loader.construct_object(k, deep=deep), loader.construct_object(v, deep=deep)) for k, v in node.value]
+        return _unique_keys(pairs, "line %d" % (node.start_mark.line + 1))
+
+    _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+except ImportError:  # a device without PyYAML reads JSON suites
+    pass
+
+
+ENGINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 
 
 def build(suite: Dict[str, Any], overrides: Dict[str, Any]) -> Dict[str, Any]:
@@ -160,6 +191,9 @@ def check(config: Dict[str, Any]) -> None:
     if not config["engines"]:
         raise ConfigError("engines: no engine configured")
     for engine, spec in config["engines"].items():
+        if not ENGINE_NAME.match(engine):
+            raise ConfigError("engines: %r cannot name an engine: its name names files under the run folder, so it "
+                              "is letters, digits and . _ + - only, not starting with . or -" % engine)
         unknown = set(spec) - ENGINE_KEYS
         if unknown:
             raise ConfigError("engines.%s: unknown key(s) %s (allowed: %s)"

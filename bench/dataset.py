@@ -14,6 +14,7 @@ import csv
 import hashlib
 import io
 import os
+import stat
 from typing import List, NamedTuple, Optional, Tuple
 
 import cv2
@@ -109,7 +110,9 @@ def read_manifest(path: str) -> List[Entry]:
     if not rows:
         raise ManifestError("%s: no rows" % path)
 
-    entries, seen = [], {}
+    entries: List[Entry] = []
+    names = set((row.get("image") or "").strip() for row in rows)  # no made id may be another row's image path
+    used: set = set()
     for line, row in enumerate(rows, start=2):
         where = "%s row %d" % (name, line)
         if None in row:  # more fields than the header
@@ -126,12 +129,38 @@ def read_manifest(path: str) -> List[Entry]:
         if not image:
             raise ManifestError("%s: empty image path" % where)
         box, problem = _parse_box(row, where)
-        count = seen.get(image, 0)
-        seen[image] = count + 1
-        sample_id = image if count == 0 else "%s#%d" % (image, count)
+        sample_id = image
+        if sample_id in used:  # the same image named again: its row makes it a sample of its own
+            sample_id = "%s#row%d" % (image, line)
+            while sample_id in names or sample_id in used:
+                sample_id += "#"
+        used.add(sample_id)
         entries.append(Entry(sample_id, os.path.join(root, image), row.get("text") or "", box,
                              (row.get("split") or "").strip(), where, problem))
     return entries
+
+
+def _rows(entries: List[Entry]) -> str:
+    numbers = [e.where.rsplit(" ", 1)[-1] for e in entries]
+    return "%s row%s %s" % (entries[0].where.rsplit(" row ", 1)[0], "s" if len(numbers) > 1 else "",
+                            ", ".join(numbers[:-1]) + " and " + numbers[-1] if len(numbers) > 1 else numbers[0])
+
+
+def manifest_warnings(entries: List[Entry]) -> List[str]:
+    """What a run on these rows should say before it starts: each image that several rows name
+    (however its path is written; each such row is read and scored as a sample of its own),
+    and the rows whose label is empty (there, reading nothing counts as correct)."""
+    rows: dict = {}
+    for entry in entries:
+        rows.setdefault(os.path.normpath(entry.path), []).append(entry)
+    out = ["%s name the same image %s: each row is read and scored as a sample of its own"
+           % (_rows(same), same[0].sample_id) for same in rows.values() if len(same) > 1]
+    empty = [e for e in entries if not e.text.strip()]
+    if empty:
+        out.append("%s ha%s an empty label: reading nothing there counts as correct (an image that cannot be read "
+                   "never does)" % (_rows(empty[:10]) + (" and %d more" % (len(empty) - 10) if len(empty) > 10 else ""),
+                                    "ve" if len(empty) > 1 else "s"))
+    return out
 
 
 def open_dataset(location: str) -> Dataset:
@@ -155,8 +184,7 @@ def dataset_hashes(dataset: Dataset) -> dict:
     images = {}
     for entry in dataset.entries:
         try:
-            with open(entry.path, "rb") as f:
-                data = f.read()
+            data = _regular_file_bytes(entry.path)
             content.update(data)
             images[entry.sample_id] = hashlib.sha256(data).hexdigest()[:16]
         except OSError:
@@ -166,13 +194,23 @@ def dataset_hashes(dataset: Dataset) -> dict:
             "content_sha256": content.hexdigest(), "image_sha256": images}
 
 
+def _regular_file_bytes(path: str) -> bytes:
+    """A regular file's bytes; OSError for anything else (a FIFO or a device would block
+    the read, or never end), without opening it."""
+    import stat
+
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(0, "not a regular file (a pipe, device or socket)")
+    with open(path, "rb") as f:
+        return f.read()
+
+
 def read_bytes(entry: Entry) -> bytes:
     """The encoded image (outside the timed region)."""
     if entry.problem:
         raise SampleError(entry.problem)
     try:
-        with open(entry.path, "rb") as f:
-            return f.read()
+        return _regular_file_bytes(entry.path)
     except OSError as exc:
         raise SampleError("%s: cannot read image %s (%s)" % (entry.where, entry.path, exc.strerror))
 
@@ -192,12 +230,28 @@ def _has_alpha(data: bytes) -> bool:
     return False
 
 
+def _as_shown(image: np.ndarray, shown: Optional[np.ndarray]) -> np.ndarray:
+    """``image`` as decoded with IMREAD_UNCHANGED (which ignores an EXIF orientation) turned
+    and flipped as OpenCV's ordinary decoding ``shown`` (which follows it) shows it: the one
+    of the eight turns and flips whose colours equal ``shown``'s."""
+    if shown is None:
+        return image
+    colours = image[:, :, :3] if image.dtype == np.uint8 else (image[:, :, :3] >> 8).astype(np.uint8)
+    for flip in (False, True):
+        for turns in range(4):
+            moved = np.rot90(np.fliplr(colours) if flip else colours, turns)
+            if moved.shape == shown.shape and np.array_equal(moved, shown):
+                return np.ascontiguousarray(np.rot90(np.fliplr(image) if flip else image, turns))
+    return image
+
+
 def _over_white(data: bytes, flag: int) -> Optional[np.ndarray]:
     """A PNG or WebP with an alpha channel as a viewer shows it, over white (decoded as
     grey, its transparent pixels' colour, often black, would hide black print)."""
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.ndim != 3 or image.shape[2] != 4:
         return None if image is None else cv2.imdecode(np.frombuffer(data, np.uint8), flag)
+    image = _as_shown(image, cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR))
     image = image.astype(np.float32) / (65535.0 if image.dtype == np.uint16 else 255.0)
     alpha = image[:, :, 3:]
     bgr = np.clip((image[:, :, :3] * alpha + (1.0 - alpha)) * 255.0 + 0.5, 0, 255).astype(np.uint8)

@@ -119,10 +119,19 @@ def os_name() -> str:
     return match.group(1) if match else platform.platform()
 
 
+SOURCE_SUFFIXES = (".py", ".yaml", ".yml", ".sh")  # untracked files of these kinds change what a run runs
+
+
 def git_commit(repo: str) -> Dict[str, Any]:
+    """The commit, and whether the harness differs from it: a changed tracked file, or an
+    untracked source file git does not ignore (an adapter a user has added, say)."""
     commit = _command(["git", "rev-parse", "HEAD"], cwd=repo)
-    dirty = _command(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo)
-    return {"commit": commit, "dirty": bool(dirty) if dirty is not None else None}
+    changed = _command(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo)
+    untracked = _command(["git", "ls-files", "--others", "--exclude-standard"], cwd=repo)
+    if changed is None:
+        return {"commit": commit, "dirty": None}
+    added = [p for p in (untracked or "").splitlines() if p.endswith(SOURCE_SUFFIXES)]
+    return {"commit": commit, "dirty": bool(changed) or bool(added)}
 
 
 def slug(text: str) -> str:

@@ -1,7 +1,8 @@
 """Code grammars: what a production line can print, and the reading each engine's output is
 closest to within it.
 
-A grammar file holds named templates, one per line (``#`` starts a comment)::
+A grammar file holds named templates, one per line (a ``#`` at the start of a line or after
+a space starts a comment; ``LOT#{9:5}`` prints a ``#``, and so does ``\#`` anywhere)::
 
     # grammar.txt beside manifest.csv
     lot:  LOT {9:10}
@@ -43,6 +44,7 @@ LITERAL_INSERT_COST = 0.5  # a separator the reading dropped (`EXP05/2025`)
 SEPARATOR_DELETE_COST = 1.5  # a separator the reading has and the code has not: engines seldom invent one
 EDIT_COST = 1.0
 _TOKEN = re.compile(r"\{([^{}]*)\}|([^{}])")
+_COMMENT = re.compile(r"(?:^|(?<=\s))#.*$")  # a '#' that starts the line or follows a space: the rest is a comment
 _SLOT = re.compile(r"^(?:@([\w.-]+)|([9AXP])(?::(\d+)(?:-(\d+))?((?:,\d+)*))?)$")
 
 
@@ -76,16 +78,49 @@ def _read_as(char: str, chars: str) -> Tuple[str, float]:
     return min(((c, SUB_COSTS.get((char, c), EDIT_COST)) for c in chars), key=lambda pair: pair[1])
 
 
+MAX_STATES = 20000  # a grammar expanding to more is refused: matching and decoding cost grows with it
+
+
 class _Graph:
     """An acyclic automaton: node 0 starts, ``end`` accepts; each edge (source, target,
-    chars, literal) emits one character of ``chars`` (None: a free space)."""
+    chars, literal) emits one character of ``chars`` (None: a free space, "": nothing)."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: str = "<grammar>") -> None:
         self.edges: List[List[tuple]] = [[]]
+        self.source = source
 
     def node(self) -> int:
+        if len(self.edges) >= MAX_STATES:
+            raise GrammarError("%s: its templates expand to more than %d states (a template used many times over, "
+                               "or many long optional slots); matching it would take too long, so simplify it"
+                               % (self.source, MAX_STATES))
         self.edges.append([])
         return len(self.edges) - 1
+
+    def _closure(self, nodes: set) -> set:
+        """``nodes`` and every node reachable from them without reading a character."""
+        out, todo = set(nodes), list(nodes)
+        while todo:
+            for target, chars, _ in self.edges[todo.pop()]:
+                if (chars is None or chars == "") and target not in out:
+                    out.add(target)
+                    todo.append(target)
+        return out
+
+    def reached(self, text: str) -> set:
+        """The nodes where reading all of ``text`` from node 0 can end (a set of states at a
+        time: time linear in the text, whatever the grammar)."""
+        current = self._closure({0})
+        for char in text:
+            following = set()
+            for node in current:
+                for target, chars, _ in self.edges[node]:
+                    if (char in chars if chars else chars is None and char == " "):
+                        following.add(target)
+            if not following:
+                return following
+            current = self._closure(following)
+        return current
 
 
 class Grammar:
@@ -94,7 +129,7 @@ class Grammar:
         self.templates: Dict[str, List[Tuple[int, List[tuple]]]] = {}  # name -> [(line, tokens)]
         self.find = False
         for number, raw in enumerate(text.splitlines(), start=1):
-            line = raw.split("#", 1)[0].rstrip()
+            line = _COMMENT.sub("", raw).replace("\\#", "#").rstrip()
             if not line.strip():
                 continue
             if line.strip() == "%find":
@@ -108,11 +143,9 @@ class Grammar:
         if not self.templates:
             raise GrammarError("%s: no template" % source)
         self.top = "code" if "code" in self.templates else list(self.templates)[-1]
-        self._regex: Dict[str, str] = {}
-        self.pattern = re.compile(self.regex(self.top, ()))
-        self._graph = _Graph()
-        end = self._build(self.top, 0, ())
-        self.end = end
+        self._graph = _Graph(source)
+        self.top_ends: List[int] = []  # where each top-level template's path ends, before they join
+        self.end = self._build(self.top, 0, (), ends=self.top_ends)
 
     # -- parsing ----------------------------------------------------------------------------
     def _parse(self, body: str, number: int) -> List[tuple]:
@@ -146,32 +179,12 @@ class Grammar:
             raise GrammarError("%s line %d: {@%s} refers to itself" % (self.source, number, name))
         return self.templates[name]
 
-    def regex(self, name: str, seen: tuple, number: int = 0) -> str:
-        """A regular expression of the templates named ``name`` (spaces optional)."""
-        if name not in self._regex:
-            alternatives = self._alternatives(name, seen, number)
-            self._regex[name] = "(?:%s)" % "|".join(self.tokens_regex(tokens, seen + (name,)) for _, tokens in alternatives)
-        return self._regex[name]
-
-    def tokens_regex(self, tokens: List[tuple], seen: tuple) -> str:
-        out = ""
-        for token in tokens:
-            if token[0] == "space":
-                out += " ?"
-            elif token[0] == "ref":
-                out += self.regex(token[1], seen, token[2])
-            else:
-                chars = "[%s]" % re.escape(token[1]) if len(token[1]) > 1 else re.escape(token[1])
-                counts = token[2]
-                out += "%s{%d}" % (chars, counts[0]) if len(counts) == 1 else \
-                    "(?:%s)" % "|".join("%s{%d}" % (chars, n) for n in reversed(counts))
-        return out
-
     # -- the automaton ------------------------------------------------------------------------
-    def _build(self, name: str, start: int, seen: tuple, number: int = 0) -> int:
-        """Edges from ``start`` for every template of ``name``; returns their common end."""
+    def _build(self, name: str, start: int, seen: tuple, number: int = 0, ends: Optional[List[int]] = None) -> int:
+        """Edges from ``start`` for every template of ``name``; returns their common end
+        (``ends`` gets where each template's own path ends)."""
         graph = self._graph
-        ends = []
+        own = []
         for line, tokens in self._alternatives(name, seen, number):
             at = start
             for token in tokens:
@@ -196,16 +209,17 @@ class Grammar:
                     for e in exits:
                         graph.edges[e].append((join, "", True))  # epsilon: this count is done
                     at = join
-            ends.append(at)
+            own.append(at)
         end = graph.node()  # after every node of the alternatives: nodes stay in topological order
-        for at in ends:
+        for at in own:
             graph.edges[at].append((end, "", True))
+        if ends is not None:
+            ends.extend(own)
         return end
 
     # -- matching -----------------------------------------------------------------------------
     def accepts(self, text: str) -> bool:
-        return self.pattern.fullmatch(" ".join(text.split())) is not None or \
-            self.pattern.fullmatch("".join(text.split())) is not None
+        return any(self.end in self._graph.reached(form) for form in (" ".join(text.split()), "".join(text.split())))
 
     def correct(self, reading: str, max_cost: Optional[float] = None) -> Correction:
         """The accepted string closest to ``reading`` (whitespace in it ignored; with
@@ -309,13 +323,17 @@ class Grammar:
 
 def locate(setting: Optional[str], dataset_root: str, repo: str) -> Optional[str]:
     """The grammar file a run uses: ``auto`` is ``grammar.txt`` beside the manifest when
-    there is one; None or ``none``: no grammar; else a path (relative: from the working
-    directory when it is there, else from the repository)."""
+    there is one, else in the folder above it (a dataset split into ``train/`` and
+    ``test/`` with one grammar); None or ``none``: no grammar; else a path (relative: from
+    the working directory when it is there, else from the repository)."""
     if setting is None or setting == "none":
         return None
     if setting == "auto":
-        path = os.path.join(dataset_root, "grammar.txt")
-        return path if os.path.isfile(path) else None
+        for folder in (dataset_root, os.path.dirname(os.path.abspath(dataset_root))):
+            path = os.path.join(folder, "grammar.txt")
+            if os.path.isfile(path):
+                return path
+        return None
     if os.path.isabs(setting) or os.path.exists(setting):
         return os.path.abspath(setting)
     return os.path.join(repo, setting)
@@ -344,10 +362,9 @@ def unused_templates(grammar: Grammar, truths: List[str]) -> List[str]:
     """Warnings for the top-level templates that accept none of the truths (the grammar is
     probably wrong there), and for truths no template accepts."""
     out = []
-    stripped = ["".join(t.split()) for t in truths]
-    for line, tokens in grammar.templates[grammar.top]:
-        regex = re.compile(grammar.tokens_regex(tokens, (grammar.top,)))
-        if not any(regex.fullmatch(t) for t in stripped):
+    reached = [grammar._graph.reached("".join(t.split())) for t in truths]
+    for (line, _), end in zip(grammar.templates[grammar.top], grammar.top_ends):
+        if not any(end in nodes for nodes in reached):
             out.append("%s line %d: this %s template accepts none of the %d truths of the dataset; is the grammar "
                        "right?" % (grammar.source, line, grammar.top, len(truths)))
     missed = [t for t in truths if not grammar.accepts(t)]

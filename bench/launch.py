@@ -1,5 +1,6 @@
 """Opening a run: a new run folder under results/<device>/ with its run.json (``start``), or
 an existing one to finish (``resume``), each held by one runner (bench/runfolder.py)."""
+import difflib
 import os
 import sys
 import time
@@ -7,7 +8,7 @@ from typing import Any, Dict, Optional
 
 from bench import config as cfg
 from bench import fingerprint, grammar, results, runfolder
-from bench.dataset import dataset_hashes, open_dataset
+from bench.dataset import dataset_hashes, manifest_warnings, open_dataset
 from bench.runner import Run
 from adapters.base import Adapter as BaseAdapter
 from bench.worker import adapter_class
@@ -44,6 +45,12 @@ def check_adapters(config: Dict[str, Any]) -> None:
         if not isinstance(cls, type) or not issubclass(cls, BaseAdapter):
             raise cfg.ConfigError("%s is not an adapter (a subclass of adapters.base.Adapter with modes, load and "
                                   "infer; see README, Adding an engine)" % where)
+        unknown = sorted(set(cell.options) - set(cls.option_names)) if cls.option_names is not None else []
+        if unknown:
+            near = difflib.get_close_matches(unknown[0], cls.option_names, 1)
+            raise cfg.ConfigError("engines.%s.options: unknown option %r%s; %s reads %s" % (
+                cell.engine, unknown[0], " (did you mean %r?)" % near[0] if near else "", cell.adapter,
+                ", ".join(cls.option_names) or "no options"))
         try:
             cls.check_options(cell.options)
         except ValueError as exc:
@@ -65,12 +72,13 @@ def start(config: Dict[str, Any], quiet: bool = False) -> Run:
     run_id = os.path.basename(run_dir)
     warmup = dataset.warmup.sample_id if dataset.warmup else "first sample that decodes (no warmup.csv)"
     warnings = fingerprint.timing_warnings(info)
-    for warning in warnings + (code_grammar["warnings"] if code_grammar else []):
+    twice = manifest_warnings(entries)
+    for warning in warnings + twice + (code_grammar["warnings"] if code_grammar else []):
         print("WARNING: %s" % warning, file=sys.stderr)
     meta = {"run_id": run_id, "device": device, "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "ended": None, "resumed": [], "fingerprint": info, "timing_warnings": warnings,
-            "dataset": dict({"path": dataset.manifest, "samples": len(entries), "warmup_image": warmup},
-                            **dataset_hashes(dataset)),
+            "dataset": dict({"path": dataset.manifest, "samples": len(entries), "warmup_image": warmup,
+                             "warnings": twice}, **dataset_hashes(dataset)),
             "config": config, "grammar": code_grammar}
     results.write_json(os.path.join(run_dir, "run.json"), meta)
     return Run(run_dir, meta, entries, quiet, lock)

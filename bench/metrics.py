@@ -38,9 +38,11 @@ class Counts(NamedTuple):
     overlap: int  # characters shared as a multiset
 
 
-def counts(pred: str, gt: str) -> Counts:
+def counts(pred: str, gt: str, failed: bool = False) -> Counts:
+    """One reading's counts; ``failed``: the sample could not be read (an error row), never
+    correct, whatever its label (an empty label equals the empty reading)."""
     overlap = sum((Counter(pred) & Counter(gt)).values())
-    return Counts(int(pred == gt), Levenshtein.distance(pred, gt), len(gt), len(pred), overlap)
+    return Counts(int(pred == gt and not failed), Levenshtein.distance(pred, gt), len(gt), len(pred), overlap)
 
 
 def sample_cer(c: Counts) -> float:
@@ -71,10 +73,10 @@ def code_candidates(pred: str) -> List[str]:
     return ["".join(runs[i:j]) for i in range(len(runs)) for j in range(i + 1, len(runs) + 1)]
 
 
-def code_token_counts(pred: str, gt: str) -> Counts:
+def code_token_counts(pred: str, gt: str, failed: bool = False) -> Counts:
     """Counts after reducing both strings to letters and digits and the reading to its
     candidate closest to the truth: an oracle choice, so an upper bound on what a code
     grammar or a whitelist would keep. Scores plates whose crops show other text."""
     target = "".join(_CODE_RUN.findall(gt))
     best = min(code_candidates(pred), key=lambda c: Levenshtein.distance(c, target), default="")
-    return counts(best, target)
+    return counts(best, target, failed)

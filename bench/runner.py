@@ -22,7 +22,7 @@ from tqdm import tqdm
 from adapters.base import CPU_MODES, THREADS_ENV
 from bench import config as cfg
 from bench import metrics, results, runfolder
-from bench.dataset import Entry
+from bench.dataset import Entry, ManifestError, dataset_hashes, open_dataset
 from bench.summary import cell_summary, format_table
 from bench.telemetry import Telemetry
 from bench.worker import adapter_class
@@ -254,6 +254,15 @@ class Run:
         except OSError:
             pass
 
+    def dataset_changed(self) -> str:
+        """Why the dataset is no longer the one the run started on (its recorded hashes), or ''."""
+        try:
+            changes = runfolder.dataset_changes(self.meta["dataset"],
+                                                dataset_hashes(open_dataset(self.meta["dataset"]["path"])))
+        except ManifestError as exc:
+            changes = [str(exc)]
+        return "the dataset changed since the run started: %s" % "; ".join(changes) if changes else ""
+
     def execute(self) -> List[Dict[str, Any]]:
         cells = cfg.cells(self.config, sys.executable)
         interval = self.config.get("telemetry_interval_s") or 0
@@ -266,7 +275,9 @@ class Run:
                 if status == "skipped" or (status == "ok" and not self.todo(cell)):
                     continue
                 try:
-                    self.cells_state[cell.key] = self.run_cell(cell, self.todo(cell))
+                    changed = self.dataset_changed()
+                    self.cells_state[cell.key] = {"status": "failed", "reason": changed} if changed else \
+                        self.run_cell(cell, self.todo(cell))
                 except KeyboardInterrupt:
                     self._stopped(cells, cell, "stopped by Ctrl-C (or SIGTERM)")
                     raise RunStopped("interrupted in cell %s; %s" % (cell.key, self._kept(cell)), 130)

@@ -30,17 +30,17 @@ def cell_summary(engine: str, mode: str, info: Dict[str, Any], rows: List[Dict[s
             times[key].append(float(row[key]))
     rows = first_passes(rows)
     for row in rows:
-        gt, pred = norm(row["gt"]), norm(row["pred"])
-        scored.append(metrics.counts(pred, gt))
+        gt, pred, failed = norm(row["gt"]), norm(row["pred"]), bool(row["error"])
+        scored.append(metrics.counts(pred, gt, failed))
         if with_grammar:  # an error row has no reading, constrained or not
-            better = metrics.counts(norm(row.get("pred_grammar") or ""), gt)
+            better = metrics.counts(norm(row.get("pred_grammar") or ""), gt, failed)
             constrained.append(better)
             worse += int(pred == gt and not better.correct)
             far += int(row.get("grammar_far") == "1")
             if row.get("t_post_ms"):
                 post.append(float(row["t_post_ms"]))
-        raw.append(metrics.counts(row["pred"], row["gt"]))
-        token.append(metrics.code_token_counts(row["pred"], row["gt"]))
+        raw.append(metrics.counts(row["pred"], row["gt"], failed))
+        token.append(metrics.code_token_counts(row["pred"], row["gt"], failed))
     out: Dict[str, Any] = {"engine": engine, "mode": mode, "status": info.get("status", "pending"),
                            "reason": info.get("reason", ""), "n": len(rows),
                            "n_errors": sum(1 for row in rows if row["error"]),

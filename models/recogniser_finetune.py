@@ -9,7 +9,6 @@ photos held out), the command line, and bad input refused with exit status 2; th
 itself is models/training.py's.
 """
 import argparse
-import json
 import os
 import sys
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -223,23 +222,25 @@ def main(recogniser: Recogniser, argv: Optional[List[str]] = None, description: 
     photos = None
     try:
         if args.dataset:
-            photos = annotated.load(args.dataset)
+            photos = annotated.load(args.dataset, vocab=recogniser.chars,
+                                    advice="change those labels, or fine-tune our own reader instead (make "
+                                           "train-fots DATASET=..., which offers --map and --drop-unknown)")
         out = args.out or (os.path.join("results", recogniser.name, os.path.basename(os.path.dirname(
             os.path.abspath(photos.about["manifest"])))) if photos else recogniser.weights)
+        training.check_out(out)
         refused = fots_finetune._same_data(out, photos.about) if photos else None
         if refused:
             raise annotated.AnnotationError(refused)
         synth_lines.LineCache(args.cache)
-    except (annotated.AnnotationError, OSError) as exc:
+    except (annotated.AnnotationError, training.TrainingError, OSError) as exc:
         print("error: %s" % exc, file=sys.stderr)
         return 2
     where = training.device()
     again = os.path.isfile(os.path.join(out, "checkpoint.pt"))
     begin = None
-    if not again and recogniser.written(out) and os.path.isfile(os.path.join(out, "config.json")):
-        with open(os.path.join(out, "config.json")) as f:  # a network written here, without its checkpoint
-            config = json.load(f)  # (committed weights on another machine): continue from it
-        begin = training.begin_from(config)
+    config = training.read_config(out) if not again and recogniser.written(out) else None
+    if config is not None:  # a network written here, without its checkpoint (committed weights on another
+        begin = training.begin_from(config)  # machine): continue from it
         print("continuing %s from its network (%d steps), with a fresh optimiser" % (out, begin["step"]),
               file=sys.stderr)
     model = recogniser.load(out if begin else None).to(where)
@@ -248,5 +249,9 @@ def main(recogniser: Recogniser, argv: Optional[List[str]] = None, description: 
     schedule = training.Schedule(lr=args.lr, minutes=args.minutes, steps=args.steps,
                                  warmup=100, bf16=training.use_bf16(args.bf16),
                                  log_every=args.log_every, valid_every=args.valid_every)
-    training.fit(task, model, optimizer, out, schedule, resume=again, begin=begin, where=where)
+    try:
+        training.fit(task, model, optimizer, out, schedule, resume=again, begin=begin, where=where)
+    except training.TrainingError as exc:  # another run holds the folder
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
     return 0

@@ -18,6 +18,7 @@ A run writes into its folder:
   validation of the weights kept.
 """
 import argparse
+import fcntl
 import hashlib
 import json
 import math
@@ -191,14 +192,60 @@ def resume_state(folder: str, model: torch.nn.Module, optimizer, location: str) 
     return dict(FRESH, **{k: state[k] for k in FRESH if state.get(k) is not None})
 
 
+class TrainingError(Exception):
+    """A run cannot start: the message names the folder or file and what is wrong."""
+
+
+def check_out(folder: str) -> None:
+    """TrainingError where the weights folder a command was given is a file (said before any
+    model loads)."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise TrainingError("--out %s: a file, not a folder for the weights" % folder)
+
+
+def claim(folder: str) -> int:
+    """The run's folder, made where missing and locked for this process (a descriptor to keep
+    open while training): TrainingError where it is a file, or another run is writing it
+    (two runs would interleave one train.log and overwrite each other's weights)."""
+    check_out(folder)
+    os.makedirs(folder, exist_ok=True)
+    fd = os.open(os.path.join(folder, "train.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 256).decode("utf-8", "replace").strip() or "another process"
+        os.close(fd)
+        raise TrainingError("%s is being trained into by another run (%s); wait for it to end, or give another --out"
+                            % (folder, holder))
+    os.ftruncate(fd, 0)
+    os.write(fd, ("pid %d since %s" % (os.getpid(), time.strftime("%Y-%m-%dT%H:%M:%S%z"))).encode())
+    return fd
+
+
+def read_config(folder: str) -> Optional[Dict[str, Any]]:
+    """``folder/config.json`` (None where there is none); TrainingError naming it when it is
+    damaged (a run killed while writing it, before writes were atomic)."""
+    path = os.path.join(folder, "config.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TrainingError("%s: damaged (%s); restore it from git or delete the folder's run to start afresh"
+                            % (path, exc))
+
+
 def _write_config(folder: str, task: Task, state: Dict[str, Any], schedule: Schedule, extra: Dict[str, Any]) -> None:
     config = dict(task.settings())
     config.update(extra)
     config.update({"schedule": schedule._asdict(), "steps": state["step"], "samples_seen": state["samples"],
                    "train_seconds": round(state["seconds"]), "validation": state["best_valid"],
                    "command": "python -m " + _module() + " " + " ".join(sys.argv[1:]), "torch": torch.__version__})
-    with open(os.path.join(folder, "config.json"), "w") as f:
+    path = os.path.join(folder, "config.json")
+    with open(path + ".tmp", "w") as f:  # written whole, then put in place: a kill never leaves half of one
         json.dump(config, f, indent=2)
+    os.replace(path + ".tmp", path)
 
 
 def _module() -> str:
@@ -217,7 +264,7 @@ def fit(task: Task, model: torch.nn.Module, optimizer, folder: str, schedule: Sc
     best_valid)."""
     where = where or device()
     extra = extra or {}
-    os.makedirs(folder, exist_ok=True)
+    lock = claim(folder)
     state = (resume_state(folder, model, optimizer, where) if resume else None) or dict(FRESH, **(begin or {}))
     valid_set = task.validation_id()
     revalidate = valid_set is not None and state["best"] is not None and \
@@ -306,4 +353,5 @@ def fit(task: Task, model: torch.nn.Module, optimizer, folder: str, schedule: Sc
     if run_step == 0 or state["step"] % schedule.valid_every:  # not validated at this step yet
         validate()
     log.close()
+    os.close(lock)
     return state

@@ -49,11 +49,22 @@ class LineSample(NamedTuple):
     source: str  # "frames" or "printing:<family>/<technique>/<surface>/<format>"
 
 
+def _weights(chars: str) -> np.ndarray:
+    """How often real codes print each character: digits three times as often as a letter,
+    O, I and Q (which fonts draw like 0 and 1) a third as often."""
+    w = np.array([3.0 if c in DIGITS else 1.0 / 3.0 if c in "OIQ" else 1.0 for c in chars])
+    return w / w.sum()
+
+
+RANDOM_CHARS = CODE_CHARS
+RANDOM_WEIGHTS = _weights(RANDOM_CHARS)
+
+
 def random_line(rng: np.random.Generator) -> str:
-    """6 to 40 code characters in no format (digits twice as likely): text whose every
-    character must be read from the image, not guessed from the code's form."""
-    chars = DIGITS + CODE_CHARS
-    return "".join(chars[i] for i in rng.integers(0, len(chars), int(rng.integers(6, 41))))
+    """6 to 40 code characters in no format, each as often as real codes print it
+    (``_weights``): text whose every character must be read from the image, not guessed
+    from the code's form."""
+    return "".join(RANDOM_CHARS[i] for i in rng.choice(len(RANDOM_CHARS), int(rng.integers(6, 41)), p=RANDOM_WEIGHTS))
 
 
 # the parts of a line as codes print them, for ``mixed_line`` (never the held-out phrase "USE BY")
@@ -127,11 +138,16 @@ def cut_lines(gray: np.ndarray, boxes: Sequence[Box], texts: Sequence[str], sour
 
 def line_samples(index: int, seed: int = SEED, styles: float = 0.7, random_lines: float = 0.35,
                  held_out: Optional[str] = None, mixed_lines: float = 0.0,
-                 technique: Optional[str] = None) -> List[LineSample]:
-    """The lines of generated code ``index``: from the printing-style generator with
-    probability ``styles`` (``held_out`` and ``technique`` as its ``render`` takes them), else
-    from the benchmark's generator; random characters with probability ``random_lines``, else
-    a ``mixed_line`` with probability ``mixed_lines``."""
+                 technique: Optional[str] = None, pack_lines: float = 0.0) -> List[LineSample]:
+    """The lines of generated code ``index``: with probability ``pack_lines`` a pack's date
+    block photographed at an angle and straightened (synth/packs.py); else from the
+    printing-style generator with probability ``styles`` (``held_out`` and ``technique`` as
+    its ``render`` takes them), else from the benchmark's generator; random characters with
+    probability ``random_lines``, else a ``mixed_line`` with probability ``mixed_lines``."""
+    if pack_lines and not held_out and np.random.default_rng([seed, index, 12]).random() < pack_lines:
+        from synth import packs
+
+        return packs.line_samples(index, seed)
     pick = np.random.default_rng([seed, index, 11])
     lines = [random_line(pick)] if pick.random() < random_lines else None
     if lines is None and mixed_lines and pick.random() < mixed_lines:
@@ -244,14 +260,15 @@ def marks(image: np.ndarray, box: Box, rng: np.random.Generator) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the cache
-def _render(job: Tuple[int, int, float, float, float, Optional[str]]) -> List[LineSample]:
-    index, seed, styles, random_lines, mixed_lines, technique = job
-    return line_samples(index, seed, styles, random_lines, mixed_lines=mixed_lines, technique=technique)
+def _render(job: Tuple[int, int, float, float, float, Optional[str], float]) -> List[LineSample]:
+    index, seed, styles, random_lines, mixed_lines, technique, pack_lines = job
+    return line_samples(index, seed, styles, random_lines, mixed_lines=mixed_lines, technique=technique,
+                        pack_lines=pack_lines)
 
 
 def write_cache(out: str, start: int, count: int, seed: int = SEED, styles: float = 0.7,
                 random_lines: float = 0.35, workers: int = 1, shard: int = 0, mixed_lines: float = 0.0,
-                technique: Optional[str] = None) -> int:
+                technique: Optional[str] = None, pack_lines: float = 0.0) -> int:
     """Render generated codes ``start`` .. ``start + count`` and append their lines to
     ``out/pixels-<shard>.bin`` (rows of uint8 pixels) and ``out/lines-<shard>.jsonl`` (one
     line each: where its pixels are, its shape, box, text and source). Returns the lines
@@ -260,7 +277,7 @@ def write_cache(out: str, start: int, count: int, seed: int = SEED, styles: floa
     pixels_path = os.path.join(out, "pixels-%d.bin" % shard)
     offset = os.path.getsize(pixels_path) if os.path.exists(pixels_path) else 0
     written = 0
-    jobs = [(i, seed, styles, random_lines, mixed_lines, technique) for i in range(start, start + count)]
+    jobs = [(i, seed, styles, random_lines, mixed_lines, technique, pack_lines) for i in range(start, start + count)]
     with open(pixels_path, "ab") as pixels, open(os.path.join(out, "lines-%d.jsonl" % shard), "a") as meta, \
             Pool(workers) as pool:
         for n, lines in enumerate(pool.imap(_render, jobs, chunksize=16), 1):
@@ -336,9 +353,11 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--shard", type=int, default=0, help="this writer's shard number (parallel writers)")
     parser.add_argument("--technique", choices=[t for t in printing.TECHNIQUES if t != printing.HELD_OUT["technique"]],
                         help="every printing-style line in this technique (a shard that strengthens one)")
+    parser.add_argument("--pack-lines", type=float, default=0.0,
+                        help="share of codes that are a pack's date block photographed at an angle (synth/packs.py)")
     args = parser.parse_args(argv)
     n = write_cache(args.out, args.start, args.count, args.seed, args.styles, args.random_lines,
-                    args.workers, args.shard, args.mixed_lines, args.technique)
+                    args.workers, args.shard, args.mixed_lines, args.technique, args.pack_lines)
     print("%d lines into %s" % (n, args.out))
 
 

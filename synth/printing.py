@@ -48,6 +48,13 @@ FAMILIES: Dict[str, Tuple[str, ...]] = {
     "inconsolata": ("truetype/inconsolata/Inconsolata.otf",),
     "jetbrains-mono": ("truetype/jetbrains-mono/JetBrainsMono-Regular.ttf",
                        "truetype/jetbrains-mono/JetBrainsMono-Bold.ttf"),
+    # the heavy and bold sans faces that food packs print dates in (Debian: fonts-lato, fonts-roboto-unhinted,
+    # fonts-open-sans)
+    "heavy-sans": ("truetype/lato/Lato-Black.ttf", "truetype/lato/Lato-Heavy.ttf", "truetype/lato/Lato-Bold.ttf",
+                   "truetype/roboto/unhinted/RobotoTTF/Roboto-Black.ttf",
+                   "truetype/roboto/unhinted/RobotoTTF/Roboto-Bold.ttf",
+                   "truetype/roboto/unhinted/RobotoCondensed-Bold.ttf",
+                   "truetype/open-sans/OpenSans-ExtraBold.ttf", "truetype/open-sans/OpenSans-Bold.ttf"),
     "matrix-5x7": (),  # drawn from MATRIX_5X7 below, not from a font file
 }
 TECHNIQUES = ("ink", "inkjet", "thermal", "embossed", "engraved")
@@ -246,7 +253,7 @@ def _matrix_lines(rng, lines: List[str], size: int) -> np.ndarray:
     centres = []
     for row, line in enumerate(lines):
         for col, char in enumerate(line):
-            bits = MATRIX_5X7[char].replace(" ", "")
+            bits = MATRIX_5X7[char.upper()].replace(" ", "")
             for k, bit in enumerate(bits):
                 if bit == "1":
                     centres.append(((2 + col * (5 + gap) + k % 5 + 0.5) * pitch, (1 + row * step + k // 5 + 0.5) * pitch))
@@ -384,6 +391,10 @@ def camera(rng, image: np.ndarray) -> np.ndarray:
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
         rx, ry = rng.uniform(0.1, 0.5) * w + 4, rng.uniform(0.3, 1.5) * h + 4
         image = image + np.exp(-(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)) * rng.uniform(0.2, 0.7)
+    if rng.random() < 0.2:  # a shadow's edge across the code (a hand, the pack's fold)
+        side = (xx - rng.uniform(0, w)) * np.cos(angle) + (yy - rng.uniform(0, h)) * np.sin(angle)
+        soft = rng.uniform(0.5, 0.3 * max(h, w) + 1)
+        image = image * (1 - rng.uniform(0.2, 0.6) / (1 + np.exp(-side / soft)))
     blur = rng.random()
     if blur < 0.35:
         image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.6))
@@ -416,13 +427,14 @@ def _tilt(rng, image: np.ndarray, boxes: list, longest: int):
     return out, moved
 
 
-def random_style(rng, held_out: Optional[str] = None, technique: Optional[str] = None) -> Style:
+def random_style(rng, held_out: Optional[str] = None, technique: Optional[str] = None,
+                 family: Optional[str] = None) -> Style:
     """A style for training (nothing held out), or with the part named by ``held_out``
     ("family", "technique" or "format") set to its held-out value; ``technique``: printed in
     that technique (one of the trained ``TECHNIQUES``), whatever was drawn, except for the 5 x 7
-    matrix font, which is always inkjet."""
+    matrix font, which is always inkjet; ``family``: in that family, whatever was drawn."""
     families = [f for f in FAMILIES if f != HELD_OUT["family"]]
-    family = HELD_OUT["family"] if held_out == "family" else families[int(rng.integers(len(families)))]
+    family = family or (HELD_OUT["family"] if held_out == "family" else families[int(rng.integers(len(families)))])
     if family == "matrix-5x7":
         drawn = "inkjet"
     elif held_out == "technique":
@@ -437,11 +449,12 @@ def random_style(rng, held_out: Optional[str] = None, technique: Optional[str] =
 
 
 def render(seed: int, index: int, held_out: Optional[str] = None, lines: Optional[List[str]] = None,
-           technique: Optional[str] = None) -> Crop:
+           technique: Optional[str] = None, family: Optional[str] = None) -> Crop:
     """Crop ``index`` of ``seed``: a code in a random style with a random margin around it;
-    ``held_out`` and ``technique`` as in ``random_style``; ``lines`` print instead of a drawn format."""
+    ``held_out``, ``technique`` and ``family`` as in ``random_style``; ``lines`` print instead
+    of a drawn format."""
     rng = np.random.default_rng([seed, index, 7])
-    style = random_style(rng, held_out, technique)
+    style = random_style(rng, held_out, technique, family)
     if lines is None:
         name, lines = random_text(rng, held_out == "format")
     else:

@@ -9,6 +9,7 @@ class Echo(Adapter):
     """Reads every image as the same text, a little slowly: a stand-in engine whose
     output is known, for the kill-and-resume test."""
 
+    option_names = ("text", "delay", "pidfile")
     modes = ("cpu", "gpu")
 
     def load(self, mode, options):
@@ -113,3 +114,14 @@ class Flaky(Echo):
         key = int(inputs.sum()) % 1000003
         self.seen[key] = self.seen.get(key, 0) + 1
         return [Word(self.text + ("" if self.seen[key] == 1 else " %d" % self.seen[key]), (0, 0, 10, 10), 1.0)]
+
+
+class RemovesAnImage(Echo):
+    """Removes a file of the dataset as it loads: the dataset changes while a run goes on."""
+
+    option_names = Echo.option_names + ("remove",)
+
+    def load(self, mode, options):
+        super().load(mode, options)
+        if os.path.exists(options["remove"]):
+            os.remove(options["remove"])

@@ -61,7 +61,7 @@ def test_missing_and_corrupt_images_name_file_and_row(tmp_path):
 def test_crop_to_box_grayscale_and_duplicate_ids(tmp_path):
     image(tmp_path)
     entries = read_manifest(manifest(tmp_path, "image,text,x,y,w,h\na.png,A,10,10,60,20\na.png,A,0,0,500,500\n"))
-    assert [e.sample_id for e in entries] == ["a.png", "a.png#1"]
+    assert [e.sample_id for e in entries] == ["a.png", "a.png#row3"]
     crop = decode(read_bytes(entries[0]), entries[0])
     assert crop.shape == (20, 60) and int(crop.max()) == 20
     with pytest.raises(SampleError, match=r"row 3: box \(0,0,500,500\) reaches past the 80x40 image .*a\.png"):

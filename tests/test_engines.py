@@ -83,8 +83,8 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 52  # 9 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for easyocr,
-    # easyocr-codes, fots, charcls, fots-grammar, charcls-reject; gpu-fp16 for fots
+    assert len(rows) == 64  # 11 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for the four
+    # EasyOCR rows, fots, charcls, fots-grammar, charcls-reject; gpu-fp16 for fots
     assert rows[("fots-grammar", "onnx-cpu")]["status"] == rows[("charcls-reject", "onnx-cpu")]["status"] == "ok"
     for key, row in rows.items():  # the embedded set's grammar.txt: a constrained reading for every ok cell
         if row["status"] == "ok":
@@ -151,7 +151,7 @@ def test_easyocr_reads_a_code_line_whole_with_the_suite_settings():
     import yaml
 
     with open(os.path.join(REPO, "bench", "suites", "default.yaml")) as f:
-        options = yaml.safe_load(f)["engines"]["easyocr-codes"]["options"]
+        options = yaml.safe_load(f)["engines"]["easyocr-codes-tuned"]["options"]
     with open(os.path.join(EMBEDDED, "manifest.csv")) as f:
         rows = list(csv.DictReader(f))
     crops = []

@@ -28,7 +28,7 @@ def manifest(tmp_path, rows, images=6):
 @pytest.mark.parametrize("rows, message", [
     (["img/%d.png,LOT 1,,,,," % i for i in range(6)], r"manifest.csv row 2 \(.*0.png\): no box; fine-tuning needs"),
     (["img/%d.png,lot #1,5,5,100,20," % i for i in range(6)],
-     r"row 2 \(.*0.png\): characters outside the reader's vocabulary .*: '#', 'l', 'o', 't'; map them"),
+     r"row 2 \(.*0.png\): characters outside the recogniser's alphabet .*: '#', 'l', 'o', 't'; map them"),
     (["img/%d.png,LOT 1,150,5,100,20," % i for i in range(6)],
      r"manifest.csv row 2: box \(150,5,100,20\) reaches past the 200x60 image .*0.png"),
     (["img/%d.png,LOT 1,5,5,100,20," % i for i in range(3)], r"3 image\(s\), too few to hold any out"),

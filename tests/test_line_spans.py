@@ -49,7 +49,7 @@ def suite_options():
     import yaml
 
     with open(os.path.join(REPO, "bench", "suites", "default.yaml")) as f:
-        return yaml.safe_load(f)["engines"]["easyocr-codes"]["options"]
+        return yaml.safe_load(f)["engines"]["easyocr-codes-tuned"]["options"]
 
 
 def crops(*indices):

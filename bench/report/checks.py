@@ -66,6 +66,7 @@ def warnings(results: Results, summary: pd.DataFrame, references: pd.DataFrame) 
         out.append("%s %s has %d samples, fewer than %d: no 95%% interval is reported."
                    % (r.engine, cell_label(r.device, r.mode), r.n, MIN_SAMPLES))
     for run in results.runs:
+        out += ["%s run %s: %s" % (run.label, run.meta["run_id"], w) for w in run.meta["dataset"].get("warnings") or []]
         if not run.meta.get("ended"):
             out.append("%s run %s did not finish (no end time); `--resume` it." % (run.label, run.meta["run_id"]))
         if (run.meta.get("fingerprint", {}).get("git") or {}).get("dirty"):

@@ -6,7 +6,7 @@ from typing import Dict, List, Optional
 import pandas as pd
 
 from bench.report import checks, plots, scores, stats, tables
-from bench.report.load import Results, cell_label
+from bench.report.load import ReportError, Results, cell_label
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PUBLISHED = os.path.join(REPO, "reports", "published")
@@ -14,19 +14,35 @@ REFERENCE_NOTE = ("† Published figures (%s), shown for context: their datasets
                   "photographs, not ours, so they are not a like-for-like comparison.")
 
 
+REFERENCE_COLUMNS = ["engine", "label", "device", "mode", "strict_acc_pct", "cer_pct", "char_precision_pct",
+                     "char_recall_pct", "ms_per_sample", "fps", "source"]
+
+
 def read_references(path: Optional[str]) -> pd.DataFrame:
+    """The published figures of ``--references``; ReportError naming the option and the file
+    when it is missing, not CSV, or lacks the columns."""
     if not path:
-        return pd.DataFrame(columns=["engine", "label", "device", "mode", "strict_acc_pct", "cer_pct",
-                                     "char_precision_pct", "char_recall_pct", "ms_per_sample", "fps", "source"])
-    return pd.read_csv(path)
+        return pd.DataFrame(columns=REFERENCE_COLUMNS)
+    if not os.path.isfile(path):
+        raise ReportError("--references: no such file: %s" % path)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ReportError("--references %s: not a readable CSV (%s)" % (path, " ".join(str(exc).split())))
+    missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ReportError("--references %s: lacks column(s) %s (has: %s)" % (path, ", ".join(missing),
+                                                                           ", ".join(map(str, frame.columns))))
+    return frame
 
 
-def _paired(scored: pd.DataFrame, summary: pd.DataFrame, hashes: Dict[str, str]) -> pd.DataFrame:
+def _paired(scored: pd.DataFrame, summary: pd.DataFrame, hashes: Dict[tuple, str]) -> pd.DataFrame:
     """McNemar tests for cells that read the same images of the same dataset (``scored``: one
     row per image): within an engine across modes and devices, and across engines within a
     device and mode."""
     ok = summary[summary["status"] == "ok"]
-    keyed = scored.assign(key=scored["sample_id"], dataset=scored["run_id"].map(hashes))
+    keyed = scored.assign(key=scored["sample_id"],
+                          dataset=[hashes.get(k) for k in zip(scored["device"], scored["run_id"])])
     series = {(e, m, d): g.set_index("key")["correct"] for (e, m, d), g in keyed.groupby(["engine", "mode", "device"])}
     datasets = {(e, m, d): set(g["dataset"]) for (e, m, d), g in keyed.groupby(["engine", "mode", "device"])}
     cells = [(r.engine, r.mode, r.device) for r in ok.itertuples() if (r.engine, r.mode, r.device) in series]
@@ -96,8 +112,9 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
     devices = list(dict.fromkeys(run.label for run in results.runs))
     engines = list(dict.fromkeys(summary["engine"]))
     references = read_references(references_path)
-    normalize = {run.meta["run_id"]: run.meta["config"].get("normalize", {}) for run in results.runs}
-    hashes = {run.meta["run_id"]: run.meta["dataset"].get("content_sha256") for run in results.runs}
+    # by device and run id: runs started in the same second on two hosts share a run id
+    normalize = {(run.label, run.meta["run_id"]): run.meta["config"].get("normalize", {}) for run in results.runs}
+    hashes = {(run.label, run.meta["run_id"]): run.meta["dataset"].get("content_sha256") for run in results.runs}
     every_pass = scores.score(results.samples, normalize)
     scored = scores.first_passes(every_pass)  # accuracy, intervals and paired tests count images
     times = {key: group["t_total_ms"] for key, group in every_pass.groupby(["engine", "mode", "device"])}

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+import numpy as np
 import pandas as pd
 
 SAMPLE_NEEDS = ["engine", "mode", "sample_id", "pass", "gt", "pred", "t_pre_ms", "t_infer_ms",
@@ -137,8 +138,17 @@ def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
     engine x mode, the later run's cell is kept and a note says so. When the runs used
     several datasets, each device's label names its dataset."""
     skipped: List[str] = []
-    runs = sorted((load_run(f, aliases or {}) for f in find_runs(paths, skipped)),
-                  key=lambda r: (r.meta.get("started") or "", r.meta["run_id"]))
+    found = []
+    for folder in find_runs(paths, skipped):
+        absent = [name for name in ("samples.csv", "summary.csv") if not os.path.isfile(os.path.join(folder, name))]
+        if absent:  # a run killed before its first cell ended, beside others: report the rest
+            skipped.append("%s: no %s yet, as a run stopped before its first cell ended leaves it; that run is left "
+                           "out of this report (`--resume` it)" % (folder, " or ".join(absent)))
+            continue
+        found.append(load_run(folder, aliases or {}))
+    if not found:
+        raise ReportError("no run here can be reported: %s" % "; ".join(skipped))
+    runs = sorted(found, key=lambda r: (r.meta.get("started") or "", r.meta["run_id"]))
     notes = skipped + [note for run in runs for note in run.notes]
     if len({r.meta["dataset"].get("content_sha256") for r in runs}) > 1:
         for run in runs:  # several datasets: name each device's dataset, so cells stay apart
@@ -156,9 +166,11 @@ def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
                 notes.append("%s %s/%s: run %s superseded by the later run %s"
                              % (run.label, engine, mode, run.meta["run_id"], seen[key]))
             seen.setdefault(key, run.meta["run_id"])
-        run.summary = run.summary[keep].reset_index(drop=True)
+        run.summary = run.summary.loc[np.array(keep, dtype=bool)].reset_index(drop=True)
         cells = set(zip(run.summary["engine"], run.summary["mode"]))
-        run.samples = run.samples[[c in cells for c in zip(run.samples["engine"], run.samples["mode"])]]
+        # a boolean array, not a list: an empty list would select no columns rather than no rows
+        run.samples = run.samples.loc[np.array([c in cells for c in zip(run.samples["engine"], run.samples["mode"])],
+                                               dtype=bool)]
     return Results(runs, notes)
 
 

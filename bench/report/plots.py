@@ -13,8 +13,12 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from bench.report.load import MODE_ORDER, cell_label  # noqa: E402
 
+# text.parse_math off: device and engine names are plain text ('rig$^$' is no formula)
 plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "axes.grid": True, "grid.alpha": 0.3,
-                     "savefig.dpi": 200, "savefig.bbox": "tight", "figure.constrained_layout.use": True})
+                     "savefig.dpi": 200, "savefig.bbox": "tight", "figure.constrained_layout.use": True,
+                     "text.parse_math": False})
+# confusions: a face that tells 0 (dotted) from O, shipped with matplotlib so found everywhere
+CONFUSION_FONT = "DejaVu Sans Mono"
 PLAIN = FuncFormatter(lambda v, _: "%g" % v)  # 100, not 10^2, on log axes
 # minor ticks of a log axis labelled at 2 and 5 only (20, 50, 200, ...), the rest left bare
 TWOS_FIVES = FuncFormatter(lambda v, _: "%g" % v if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else "")
@@ -131,7 +135,7 @@ def confusions(per_engine: Dict[str, list], path: str) -> str:
         pairs = per_engine[engine]
         ax.barh(range(len(pairs)), [n for _, _, n in pairs][::-1], color="tab:red", alpha=0.8)
         ax.set_yticks(range(len(pairs)))
-        ax.set_yticklabels(["%s → %s" % (_char(a), _char(b)) for a, b, _ in pairs][::-1], family="monospace")
+        ax.set_yticklabels(["%s → %s" % (_char(a), _char(b)) for a, b, _ in pairs][::-1], family=CONFUSION_FONT)
         ax.set_title(engine)
         ax.set_xlabel("substitutions")
     if not engines:

@@ -12,16 +12,17 @@ from bench import metrics
 COUNT_COLUMNS = ["correct", "edits", "gt_len", "pred_len", "overlap"]
 
 
-def score(samples: pd.DataFrame, normalize_by_run: Dict[str, dict]) -> pd.DataFrame:
-    """samples plus the metrics.Counts columns and the normalised strings."""
+def score(samples: pd.DataFrame, normalize_by_run: Dict[tuple, dict]) -> pd.DataFrame:
+    """samples plus the metrics.Counts columns and the normalised strings; each row with the
+    normalisation of its run (keyed by device and run id); an error row is never correct."""
     out = samples.drop(columns=[c for c in COUNT_COLUMNS if c in samples.columns])
     gts, preds, rows = [], [], []
-    for run_id, gt, pred in zip(out["run_id"], out["gt"], out["pred"]):
-        norm = normalize_by_run.get(run_id, {})
+    for device, run_id, gt, pred, error in zip(out["device"], out["run_id"], out["gt"], out["pred"], out["error"]):
+        norm = normalize_by_run.get((device, run_id), {})
         g, p = metrics.normalize(gt, **norm), metrics.normalize(pred, **norm)
         gts.append(g)
         preds.append(p)
-        rows.append(metrics.counts(p, g))
+        rows.append(metrics.counts(p, g, bool(error) and error == error))  # NaN: no error
     out["gt_norm"], out["pred_norm"] = gts, preds
     counts = pd.DataFrame(rows, columns=COUNT_COLUMNS, index=out.index)
     return pd.concat([out, counts], axis=1)

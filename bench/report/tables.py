@@ -68,7 +68,7 @@ def cells_table(summary: pd.DataFrame, intervals: Dict[tuple, dict]) -> pd.DataF
         ci = intervals.get((r["engine"], r["mode"], r["device"]), {})
         rows.append({
             "Engine": r["engine"], "Models": model_name(r.get("model")), "Device": r["device"],
-            "Mode": MODE_LABELS.get(r["mode"], r["mode"]), "Status": r["status"], "n": int(r["n"]),
+            "Mode": MODE_LABELS.get(r["mode"], r["mode"]), "Status": r["status"], "n": int(r["n"]) if r["n"] == r["n"] else "?",
             "Strict acc. % [95% CI]": _interval(r.get("strict_acc"), ci.get("acc_lo"), ci.get("acc_hi"), 100, 1),
             "CER % [95% CI]": _interval(r.get("cer"), ci.get("cer_lo"), ci.get("cer_hi"), 100, 1),
             "p50 ms [95% CI]": _interval(r.get("t_total_p50_ms"), ci.get("p50_lo"), ci.get("p50_hi"), 1, 1),
@@ -214,7 +214,12 @@ def formatted(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_markdown(table: pd.DataFrame, index: bool = True) -> str:
-    return table.to_markdown(index=index, disable_numparse=True)
+    """A markdown table; a '|' in a name or a reason is escaped, so it cannot end a cell."""
+    bar = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+    escaped = table.copy()
+    escaped.columns = [bar(c) for c in escaped.columns]
+    escaped.index = [bar(i) for i in escaped.index]
+    return escaped.map(bar).to_markdown(index=index, disable_numparse=True)
 
 
 def to_latex(table: pd.DataFrame, caption: str, index: bool = True) -> str:
@@ -231,7 +236,7 @@ def to_latex(table: pd.DataFrame, caption: str, index: bool = True) -> str:
 
 _TEX = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "_": r"\_", "#": r"\#", "$": r"\$",
         "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-        "†": r"$^\dagger$", "–": "--"}
+        "†": r"$^\dagger$", "–": "--", "|": r"\textbar{}"}
 
 
 def _tex(text: str) -> str:

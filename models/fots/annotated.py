@@ -50,20 +50,24 @@ class Annotated(NamedTuple):
     about: Dict[str, object]  # for config.json: the manifest, its hash, counts, how test was chosen
 
 
-def _mapped(text: str, mapping: Dict[str, str], drop_unknown: bool, where: str) -> str:
+MAP_ADVICE = "map them (--map a=A, --map '#=' to drop one) or drop them all (--drop-unknown)"
+
+
+def _mapped(text: str, mapping: Dict[str, str], drop_unknown: bool, where: str, vocab: str, advice: str) -> str:
     text = "".join(mapping.get(c, c) for c in text)
-    unknown = sorted(set(c for c in text if c not in VOCAB))
+    unknown = sorted(set(c for c in text if c not in vocab))
     if unknown and not drop_unknown:
-        raise AnnotationError("%s: characters outside the reader's vocabulary (%s): %s; map them (--map a=A, "
-                              "--map '#=' to drop one) or drop them all (--drop-unknown)"
-                              % (where, VOCAB.replace(" ", "space "), ", ".join(repr(c) for c in unknown)))
-    return "".join(c for c in text if c in VOCAB)
+        raise AnnotationError("%s: characters outside the recogniser's alphabet (%s): %s; %s"
+                              % (where, vocab.replace(" ", "space "), ", ".join(repr(c) for c in unknown), advice))
+    return "".join(c for c in text if c in vocab)
 
 
-def load(location: str, mapping: Dict[str, str] = None, drop_unknown: bool = False) -> Annotated:
+def load(location: str, mapping: Dict[str, str] = None, drop_unknown: bool = False, vocab: str = VOCAB,
+         advice: str = MAP_ADVICE) -> Annotated:
     """The photos of a folder (holding manifest.csv) or a manifest, each with its lines,
     split into training and held-out photos; every problem an AnnotationError naming the
-    file and row."""
+    file and row. ``vocab``: the alphabet of the recogniser to be trained; ``advice``: what
+    its command offers for characters outside it."""
     manifest = os.path.join(location, "manifest.csv") if os.path.isdir(location) else location
     try:
         entries = read_manifest(manifest)
@@ -79,7 +83,8 @@ def load(location: str, mapping: Dict[str, str] = None, drop_unknown: bool = Fal
                                   "line" % (entry.where, entry.path))
         if not os.path.isfile(entry.path):
             raise AnnotationError("%s: image %s not found" % (entry.where, entry.path))
-        text = _mapped(entry.text.strip(), mapping or {}, drop_unknown, "%s (%s)" % (entry.where, entry.path))
+        text = _mapped(entry.text.strip(), mapping or {}, drop_unknown, "%s (%s)" % (entry.where, entry.path), vocab,
+                       advice)
         if not text:
             raise AnnotationError("%s (%s): empty text; a line box needs the line's text" % (entry.where, entry.path))
         x, y, w, h = entry.box

@@ -35,6 +35,10 @@ class Canvas(NamedTuple):
     source: Optional[np.ndarray] = None  # the grey uint8 source, whose pixels the line recogniser reads
     pad: int = 0  # pixels of margin ``source`` has around the image it was made from
     fill: float = 0.0  # the grey of the canvas around the region, in [0, 1]
+    turn: Optional[np.ndarray] = None  # 2 x 3: the image's pixels to those of the turned image ``source`` holds
+    angle: float = 0.0  # degrees the image was turned (counter-clockwise) before it was placed
+    original: Optional[np.ndarray] = None  # the image before it was turned, to read it another way up
+    fit: bool = False  # cut down to the region (``fitted_side``)
 
 
 def fitted_side(extent: float, full: int) -> int:
@@ -59,14 +63,27 @@ def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0), mar
     shape = (fitted_side(oy + nh, CANVAS_H), fitted_side(ox + nw, CANVAS_W)) if fit else (CANVAS_H, CANVAS_W)
     canvas = np.full(shape, fill, np.float32)
     canvas[oy:oy + nh, ox:ox + nw] = resized
-    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)), gray, pad, fill / 255.0)
+    return Canvas(canvas / 255.0, scale, (float(ox), float(oy)), gray, pad, fill / 255.0, fit=fit)
 
 
-def for_reading(gray: np.ndarray, fit: bool = True) -> Canvas:
-    """The canvas an image is read from: a line crop (at least twice as wide as high, likely
-    cut at its print) with ``LINE_MARGIN`` around it, any other image as it is; fitted to
-    the image unless ``fit`` is False (a TensorRT engine built for the full canvas)."""
-    return to_canvas(gray, margin=LINE_MARGIN if gray.shape[1] >= 2 * gray.shape[0] else 0.0, fit=fit)
+def for_reading(gray: np.ndarray, fit: bool = True, angle: float = 0.0) -> Canvas:
+    """The canvas an image is read from: the image turned counter-clockwise by ``angle``
+    degrees (models/fots/orient.py; not at all within ``orient.MIN_TURN`` of 0) so that its
+    lines run left to right, then a line crop (at least twice as wide as high, likely cut at
+    its print) with ``LINE_MARGIN`` around it, any other image as it is; fitted to the image
+    unless ``fit`` is False (a TensorRT engine built for the full canvas)."""
+    from models.fots import orient
+
+    turn, source = None, gray
+    if abs((angle + 90.0) % 180.0 - 90.0) >= orient.MIN_TURN or abs(angle) >= 90.0:
+        source, turn = orient.turned(gray, angle)
+    canvas = to_canvas(source, margin=LINE_MARGIN if source.shape[1] >= 2 * source.shape[0] else 0.0, fit=fit)
+    return canvas._replace(turn=turn, angle=float(angle), original=gray)
+
+
+def turned_over(canvas: Canvas) -> Canvas:
+    """The canvas of ``for_reading`` made again with its image turned by 180 degrees more."""
+    return for_reading(canvas.original, canvas.fit, canvas.angle + 180.0)
 
 
 def stacked(canvases: Sequence[Canvas]) -> np.ndarray:

@@ -126,11 +126,10 @@ def _mapping(pairs: List[str]) -> Dict[str, str]:
 
 def _same_data(out: str, about: Dict[str, Any]) -> Optional[str]:
     """Why ``out`` cannot take this run (it holds one on another manifest), or None."""
-    path = os.path.join(out, "config.json")
-    if not os.path.isfile(path):
+    config = training.read_config(out)
+    if config is None:
         return None
-    with open(path) as f:
-        trained_on = (json.load(f).get("dataset") or {}).get("manifest_sha256")
+    trained_on = (config.get("dataset") or {}).get("manifest_sha256")
     if trained_on == about["manifest_sha256"]:
         return None
     return ("%s holds a fine-tuning run on another manifest (sha256 %s..., this one %s...); give another --out"
@@ -178,7 +177,11 @@ def main(argv: List[str] = None) -> int:
         return 2
     name = os.path.basename(os.path.dirname(os.path.abspath(photos.about["manifest"])))
     out = args.out or os.path.join("results", "fots-weights", name)
-    refused = _same_data(out, photos.about)
+    try:
+        training.check_out(out)
+        refused = _same_data(out, photos.about)
+    except training.TrainingError as exc:
+        refused = str(exc)
     if refused:
         print("error: %s" % refused, file=sys.stderr)
         return 2
@@ -195,7 +198,11 @@ def main(argv: List[str] = None) -> int:
                                  warmup=20, bf16=training.use_bf16(args.bf16),
                                  log_every=args.log_every, valid_every=args.valid_every)
     extra = {"fine_tuned_from": {"weights": os.path.abspath(args.initial), "steps": origin["steps"]}}
-    training.fit(task, recognizer, optimizer, out, schedule, resume=again, extra=extra, where=where)
+    try:
+        training.fit(task, recognizer, optimizer, out, schedule, resume=again, extra=extra, where=where)
+    except training.TrainingError as exc:  # another run holds the folder
+        print("error: %s" % exc, file=sys.stderr)
+        return 2
     return 0
 
 

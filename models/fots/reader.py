@@ -9,7 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from models.fots import data, decode, lines
+from models.fots import data, decode, lines, orient, upright
 from models.fots.net import FOTS
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
@@ -50,9 +50,14 @@ def save_with_detector(recognizer: torch.nn.Module, detector: str, out: str) -> 
 class TorchBackend:
     """The network in PyTorch, on ``device``, in ``dtype`` (float16: the ``gpu-fp16`` mode)."""
 
-    def __init__(self, model: FOTS, device: str = "cpu", dtype=torch.float32) -> None:
+    def __init__(self, model: FOTS, device: str = "cpu", dtype=torch.float32, upright=None) -> None:
         self.model, self.device, self.dtype = model.to(dtype), device, dtype
         self.kind = model.recognizer
+        self.upright = upright  # models/fots/upright.py's network, or None: every line taken as upright
+
+    def upright_logits(self, pixels: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return self.upright(torch.from_numpy(pixels).to(self.device)).float().cpu().numpy()
 
     def detect(self, images: np.ndarray):
         with torch.no_grad():
@@ -72,10 +77,13 @@ class OnnxBackend:
     """The exported graphs (models/fots/export.py) in ONNX Runtime sessions
     (adapters/onnx_runtime.py makes them for each mode)."""
 
-    def __init__(self, detector, recognizer) -> None:
-        self.det, self.rec = detector, recognizer
+    def __init__(self, detector, recognizer, upright=None) -> None:
+        self.det, self.rec, self.upright = detector, recognizer, upright
         self.inputs = [i.name for i in recognizer.get_inputs()]
         self.kind = {("features", "rois"): "features", ("lines",): "pixels"}.get(tuple(self.inputs), "both")
+
+    def upright_logits(self, pixels: np.ndarray) -> np.ndarray:
+        return self.upright.run(None, {"lines": pixels})[0]
 
     def detect(self, images: np.ndarray):
         return tuple(self.det.run(None, {"images": images}))
@@ -104,8 +112,10 @@ def to_source(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
 
 def to_image(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
     """A box on the canvas in the pixels of the image the canvas was made from (its source
-    without the margin ``data.for_reading`` may have added)."""
-    return tuple(v - canvas.pad for v in to_source(box, canvas))
+    without the margin ``data.for_reading`` may have added, turned back where it was turned):
+    for a turned image, the axis-aligned box around the line."""
+    box = tuple(v - canvas.pad for v in to_source(box, canvas))
+    return box if canvas.turn is None else orient.to_source(box, canvas.turn)
 
 
 Line = Tuple[Tuple[float, float, float, float], str, float]
@@ -118,13 +128,32 @@ def line_pixels(canvases: Sequence[data.Canvas], found) -> Tuple[np.ndarray, np.
                         for canvas, lines_found in zip(canvases, found) for box, _ in lines_found])
 
 
-def recognize(backend, canvases: Sequence[data.Canvas], found, feats, rois: np.ndarray) -> List[np.ndarray]:
+def detect_upright(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5):
+    """``detect``, then, where the backend has the upright classifier (models/fots/upright.py),
+    the canvases whose lines it finds upside down turned over (``data.turned_over``) and
+    detected again. Returns the canvases read, what ``detect`` returns, and the lines'
+    ``line_pixels`` when they are still those of the canvases (else None)."""
+    found, feats, rois = detect(backend, canvases, threshold)
+    if backend.upright is None or not len(rois):
+        return list(canvases), found, feats, rois, None
+    pixels = line_pixels(canvases, found)
+    owners = [k for k, lines_found in enumerate(found) for _ in lines_found]
+    over = upright.upside_down(backend.upright_logits(pixels[0]), pixels[1] * lines.STEP, owners, len(canvases))
+    if not over.any():
+        return list(canvases), found, feats, rois, pixels
+    canvases = [data.turned_over(c) if k else c for c, k in zip(canvases, over)]
+    return (canvases,) + detect(backend, canvases, threshold) + (None,)
+
+
+def recognize(backend, canvases: Sequence[data.Canvas], found, feats, rois: np.ndarray,
+              pixels: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> List[np.ndarray]:
     """CTC log-probabilities (steps, classes) of every line found, in the order of ``rois``,
     each over its own steps: the recogniser reads the line's pixels from the canvas's source
-    image and, for the ``features`` and ``both`` recognisers, the shared features."""
+    image (``pixels``: ``line_pixels`` already cut) and, for the ``features`` and ``both``
+    recognisers, the shared features."""
     if not len(rois):
         return []
-    pixels, steps = line_pixels(canvases, found)
+    pixels, steps = pixels or line_pixels(canvases, found)
     if backend.kind == "both":  # the features over the same regions as the pixels
         rois = np.concatenate([rois[:, :1], lines.regions(rois[:, 1:], steps * lines.STEP, pixels.shape[-1])], 1)
     log_probs = backend.recognize(feats, rois, pixels)
@@ -134,14 +163,15 @@ def recognize(backend, canvases: Sequence[data.Canvas], found, feats, rois: np.n
 
 
 def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
-         stage_ms: Optional[Dict[str, float]] = None) -> List[List[Line]]:
+         stage_ms: Optional[Dict[str, float]] = None, place=to_image) -> List[List[Line]]:
     """The lines of each canvas (``data.to_canvas(gray)``), read in one pass of each graph:
-    box in the image's pixels, text, confidence. ``stage_ms`` gets the detection's and the
-    recognition's milliseconds."""
+    box (``place(box, canvas)``: by default in the image's pixels), text, confidence; a
+    canvas upside down is turned over first (``detect_upright``). ``stage_ms`` gets the
+    detection's (with the upright classifier's) and the recognition's milliseconds."""
     began = time.perf_counter()
-    found, feats, rois = detect(backend, canvases, threshold)
+    canvases, found, feats, rois, pixels = detect_upright(backend, canvases, threshold)
     detected = time.perf_counter()
-    texts = iter([decode.ctc_greedy(lp[:, None])[0] for lp in recognize(backend, canvases, found, feats, rois)])
+    texts = iter([decode.ctc_greedy(lp[:, None])[0] for lp in recognize(backend, canvases, found, feats, rois, pixels)])
     if stage_ms is not None:
         stage_ms.update(det=(detected - began) * 1e3, rec=(time.perf_counter() - detected) * 1e3)
     out = []
@@ -149,18 +179,19 @@ def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
         out.append([])
         for box, det_conf in lines_found:
             text, rec_conf = next(texts)
-            out[-1].append((to_image(box, canvas), text, det_conf * rec_conf))
+            out[-1].append((place(box, canvas), text, det_conf * rec_conf))
     return out
 
 
 def read_in_grammar(backend, canvas: data.Canvas, grammar, threshold: float = 0.5):
     """The lines on a canvas read as one code of ``grammar`` (bench/grammar.py): the
     accepted string closest to the best paths, each character weighed by its CTC
-    probabilities; lines top to bottom. Returns (box around the lines, text, far) or None."""
-    (found,), feats, rois = detect(backend, [canvas], threshold)
+    probabilities; lines top to bottom; a canvas upside down turned over first
+    (``detect_upright``). Returns (box around the lines, text, far) or None."""
+    (canvas,), (found,), feats, rois, pixels = detect_upright(backend, [canvas], threshold)
     if not found:
         return None
-    log_probs = recognize(backend, [canvas], [found], feats, rois)
+    log_probs = recognize(backend, [canvas], [found], feats, rois, pixels)
     order = np.argsort([(box[1] + box[3]) / 2 for box, _ in found])
     spans: list = []
     for k in order:

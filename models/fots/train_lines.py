@@ -11,8 +11,9 @@ Validation (fixed, rendered once per run from codes 5000-5999, never trained on)
 the benchmark's generator with a detector's box error (``valid_frames``), of the printing
 styles trained on (``valid_styles``), of the held-out family, technique and format
 (``valid_held_out``), and printing-style lines binarised black on white as a phone app
-leaves them (``valid_binarised``). The kept weights are those with the best mean exact
-rate over the four (``valid_exact``).
+leaves them (``valid_binarised``), and pack dates photographed at an angle and straightened
+(synth/packs.py, ``valid_packs``). The kept weights are those with the best mean exact
+rate over the five (``valid_exact``).
 """
 import argparse
 import os
@@ -32,7 +33,7 @@ from synth import lines as synth_lines
 
 JITTER_X, JITTER_Y = 0.25, 0.1  # a detector's box error: each edge moves by up to this much of the line's height
 VALID_START = 5000
-GROUPS = ("frames", "styles", "held_out", "binarised")
+GROUPS = ("frames", "styles", "held_out", "binarised", "packs")
 RELOAD = 100  # blocks of 8 batches between two readings of the cache's index
 
 
@@ -65,12 +66,32 @@ def collate(inputs: List[np.ndarray], texts: List[str]):
             torch.tensor([len(label) for label in labels]), texts)
 
 
-class Batches(torch.utils.data.IterableDataset):
-    """Endless batches from a line cache: lines drawn at random (seeded by the step), grouped
-    by width so that little of a batch is padding, each seen through ``view``."""
+def source_weights(found: synth_lines.LineCache, weights: Dict[str, float]) -> Optional[np.ndarray]:
+    """Each cached line's chance of being drawn, where ``weights`` weighs the lines of some
+    sources (by the first part of their source: ``frames``, ``printing``, ``packs``, ``photo``)
+    more or less than the rest (1); None: every line alike."""
+    if not weights:
+        return None
+    p = np.array([weights.get(source.split(":", 1)[0], 1.0) for source in found.sources])
+    return p / p.sum()
 
-    def __init__(self, cache: str, batch: int, step: int, seed: int = 0) -> None:
-        self.cache, self.size, self.step, self.seed = cache, batch, step, seed
+
+def weight_option(text: str) -> Tuple[str, float]:
+    """``SOURCE=WEIGHT`` of ``--weigh``."""
+    source, _, weight = text.partition("=")
+    try:
+        return source, training.positive(weight)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError("--weigh %s: expected SOURCE=WEIGHT, e.g. frames=2" % text)
+
+
+class Batches(torch.utils.data.IterableDataset):
+    """Endless batches from a line cache: lines drawn at random (seeded by the step; sources
+    weighed by ``weights``, ``source_weights``), grouped by width so that little of a batch is
+    padding, each seen through ``view``."""
+
+    def __init__(self, cache: str, batch: int, step: int, seed: int = 0, weights: Dict[str, float] = None) -> None:
+        self.cache, self.size, self.step, self.seed, self.weights = cache, batch, step, seed, weights or {}
 
     def __iter__(self):
         worker = torch.utils.data.get_worker_info()
@@ -81,9 +102,11 @@ class Batches(torch.utils.data.IterableDataset):
             if block % RELOAD == 0 or block == self.step // chunk:  # a cache still being written grows
                 found = synth_lines.LineCache(self.cache)
                 widths = found.widths(lines.HEIGHT)
+                chance = source_weights(found, self.weights)
             if block % n == k:
                 rng = np.random.default_rng([self.seed, block])
-                picked = rng.integers(0, len(found), self.size * chunk)
+                picked = rng.choice(len(found), self.size * chunk, p=chance) if chance is not None else \
+                    rng.integers(0, len(found), self.size * chunk)
                 picked = picked[np.argsort(widths[picked])]
                 for b in rng.permutation(chunk):
                     ids = picked[b * self.size:(b + 1) * self.size]
@@ -103,7 +126,8 @@ def valid_lines(count: int, cut: Callable[[np.ndarray, Sequence[float]], np.ndar
         index = VALID_START
         while len(items) < count:
             held = sorted(printing.HELD_OUT)[index % 3] if group == "held_out" else None
-            for sample in synth_lines.line_samples(index, styles=0.0 if group == "frames" else 1.0, held_out=held):
+            for sample in synth_lines.line_samples(index, styles=0.0 if group == "frames" else 1.0, held_out=held,
+                                                   pack_lines=1.0 if group == "packs" else 0.0):
                 if group == "binarised":
                     image = synth_lines.binarised(sample.image, sample.box, rng)
                     items.append((cut(image, jittered(sample.box, rng)), sample.text))
@@ -125,12 +149,14 @@ def read(model: torch.nn.Module, inputs: List[np.ndarray], device: str, size: in
 
 
 class LinesTask(training.Task):
-    def __init__(self, cache: str, batch: int, detector: str, valid: int, workers: int, seed: int = 0) -> None:
+    def __init__(self, cache: str, batch: int, detector: str, valid: int, workers: int, seed: int = 0,
+                 weights: Dict[str, float] = None) -> None:
         self.cache, self.batch_size, self.detector, self.workers, self.seed = cache, batch, detector, workers, seed
+        self.weights = weights or {}
         self.valid = valid_lines(valid)
 
     def batches(self, step: int) -> Iterator[Any]:
-        source = Batches(self.cache, self.batch_size, step, self.seed)
+        source = Batches(self.cache, self.batch_size, step, self.seed, self.weights)
         loader = torch.utils.data.DataLoader(source, batch_size=None, num_workers=self.workers,
                                              prefetch_factor=4 if self.workers else None)
         return iter(loader)
@@ -169,7 +195,7 @@ class LinesTask(training.Task):
     def settings(self) -> Dict[str, Any]:
         return dict(reader.detector_config(self.detector), recognizer="pixels",
                     lines={"height": lines.HEIGHT, "channels": list(lines.CHANNELS), "hidden": 128,
-                           "cache": os.path.abspath(self.cache), "batch": self.batch_size,
+                           "cache": os.path.abspath(self.cache), "batch": self.batch_size, "weigh": self.weights,
                            "valid_lines_per_group": len(self.valid["frames"])},
                     detector_from=os.path.abspath(self.detector))
 
@@ -188,6 +214,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--valid-every", type=training.count, default=1000)
     parser.add_argument("--log-every", type=training.count, default=100)
     parser.add_argument("--workers", type=training.count0, default=1, help="processes making batches")
+    parser.add_argument("--weigh", type=weight_option, action="append", default=[], metavar="SOURCE=WEIGHT",
+                        help="draw the cache's lines of a source (frames, printing, packs) this many times as often "
+                             "as the rest; repeatable")
     training.bf16_option(parser)
     parser.add_argument("--resume", action="store_true",
                         help="continue from <out>/checkpoint.pt, or on another machine from the recogniser in "
@@ -197,7 +226,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     torch.manual_seed(0)
     model = lines.LineRecognizer(len(VOCAB) + 1).to(where, memory_format=torch.channels_last)  # faster convolutions
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    task = LinesTask(args.cache, args.batch, args.detector, args.valid, args.workers)
+    task = LinesTask(args.cache, args.batch, args.detector, args.valid, args.workers, weights=dict(args.weigh))
     schedule = training.Schedule(lr=args.lr, minutes=args.minutes, steps=args.steps,
                                  warmup=200, bf16=training.use_bf16(args.bf16),
                                  log_every=args.log_every, valid_every=args.valid_every)
