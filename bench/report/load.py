@@ -12,6 +12,7 @@ import pandas as pd
 SAMPLE_NEEDS = ["engine", "mode", "sample_id", "pass", "gt", "pred", "t_pre_ms", "t_infer_ms",
                 "t_total_ms", "error"]
 SUMMARY_NEEDS = ["engine", "mode", "status", "reason", "n"]
+OK_NEEDS = ["strict_acc", "cer", "t_total_ms", "t_total_p50_ms"]  # what a measured (ok) cell's row must have
 MODE_ORDER = ["cpu", "onnx-cpu", "gpu", "gpu-fp16", "trt", "trt-fp32", "trt-fp16", "trt-int8"]
 MODE_LABELS = {"cpu": "CPU", "gpu": "GPU", "gpu-fp16": "GPU FP16", "trt": "TRT", "trt-fp32": "TRT FP32",
                "trt-fp16": "TRT FP16", "trt-int8": "TRT INT8", "onnx-cpu": "ONNX CPU"}
@@ -127,6 +128,13 @@ def load_run(folder: str, aliases: Dict[str, str]) -> Run:
     notes: List[str] = []
     samples = _read_csv(os.path.join(folder, "samples.csv"), SAMPLE_NEEDS, "samples", notes)
     summary = _read_csv(os.path.join(folder, "summary.csv"), SUMMARY_NEEDS, "summary", notes)
+    lacking = [c for c in OK_NEEDS if c not in summary.columns]
+    if lacking and (summary["status"] == "ok").any():
+        raise ReportError("%s: lacks column(s) %s, which its ok cells need; written by another version of the "
+                          "harness, or edited? (has: %s)" % (os.path.join(folder, "summary.csv"), ", ".join(lacking),
+                                                           ", ".join(summary.columns)))
+    for column in lacking:  # a run whose cells all skipped or failed: nothing measured to show
+        summary[column] = np.nan
     for frame in (samples, summary):
         frame["device"] = label
         frame["run_id"] = meta["run_id"]

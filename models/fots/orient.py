@@ -20,7 +20,7 @@ from typing import Tuple
 import cv2
 import numpy as np
 
-SIDE = 128  # the long side of the image the angle is measured on
+SIDE = 96  # the long side of the image the angle is measured on
 COARSE, FINE = 3.0, 0.5  # degrees between candidates: over [-90, 90), then around the best
 MIN_TURN = 2.0  # an angle closer to 0 than this: the image is read as it is
 
