@@ -16,8 +16,13 @@ Options: ``weights`` (a weights folder, default the committed B0), ``threshold``
 are decoded as the accepted code most probable under the CTC outputs, instead of each
 line's best path; without a grammar, as usual).
 
-Each crop is read from a canvas cut down to it (models/fots/data.py, ``for_reading``); TensorRT
-modes read the full canvas their engines are built for.
+Each crop is first turned so that its text runs level (models/fots/orient.py: the angle from
+its edges, -90 to 90 degrees), then read from a canvas cut down to it (models/fots/data.py,
+``for_reading``); TensorRT modes read the full canvas their engines are built for. A canvas
+whose lines the upright classifier (models/fots/upright.py, weights/upright) finds upside
+down is turned over and read again; that small graph runs in ONNX Runtime on the CPU in
+every ONNX mode. Boxes are given in the crop's pixels (around a turned line, the
+axis-aligned box).
 
 Batches (offline and multi-stream scenarios, bench/scenarios.py): the canvases of a call go
 through the detector as one tensor and all their lines through the recogniser at once, in

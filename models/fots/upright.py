@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+MARGIN = 1.5  # a canvas is turned over when its mean logit is above this (chosen on real-useby/train, README)
 COLUMNS = 4  # input columns per verdict (the recogniser's CTC step)
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "upright")
 
@@ -30,13 +31,14 @@ def upside_down(logits: np.ndarray, widths: Sequence[int], owners: Sequence[int]
     """For ``count`` canvases, whether each is upside down: ``logits`` (lines, W / COLUMNS)
     from the network over a batch of lines of ``widths`` input columns, line k belonging to
     canvas ``owners[k]``; each line's mean logit over its own columns, the canvas's mean of
-    its lines' weighed by their widths, above 0."""
+    its lines' weighed by their widths, above ``MARGIN``: an upright line turned over by
+    mistake costs a reading, and upside-down codes are the rarer case."""
     votes, weights = np.zeros(count), np.zeros(count)
     for row, width, owner in zip(logits, widths, owners):
         n = max(1, int(width) // COLUMNS)
         votes[owner] += float(row[:n].mean()) * width
         weights[owner] += width
-    return votes > 0.0
+    return votes > MARGIN * np.maximum(weights, 1e-9)
 
 
 def _torch():
