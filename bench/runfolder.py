@@ -11,7 +11,7 @@ import fcntl
 import os
 import socket
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from bench.dataset import MISSING
 
@@ -24,20 +24,30 @@ class RunLocked(Exception):
     """Another process is writing this run; the message names the run and that process."""
 
 
+def hold(path: str) -> Tuple[Optional[int], str]:
+    """An exclusive ``flock`` on ``path`` for this process, held while the returned descriptor
+    is open (not inherited by children), with the holder named in the file; (None, the
+    holder's name) when another process holds it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "a process that named itself nowhere"
+        os.close(fd)
+        return None, holder
+    os.ftruncate(fd, 0)
+    os.write(fd, ("pid %d on %s since %s" % (os.getpid(), socket.gethostname(),
+                                             time.strftime("%Y-%m-%dT%H:%M:%S%z"))).encode())
+    return fd, ""
+
+
 class RunLock:
     def __init__(self, run_dir: str) -> None:
         self.path = os.path.join(run_dir, "run.lock")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by workers
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.read(fd, 512).decode("utf-8", "replace").strip() or "a process that named itself nowhere"
-            os.close(fd)
+        fd, holder = hold(self.path)
+        if fd is None:
             raise RunLocked("%s is being written by another runner (%s); wait for it to end, or stop it, "
                             "before resuming this run" % (run_dir, holder))
-        os.ftruncate(fd, 0)
-        os.write(fd, ("pid %d on %s since %s" % (os.getpid(), socket.gethostname(),
-                                                 time.strftime("%Y-%m-%dT%H:%M:%S%z"))).encode())
         self._fd = fd
 
     def release(self) -> None:

@@ -18,7 +18,6 @@ A run writes into its folder:
   validation of the weights kept.
 """
 import argparse
-import fcntl
 import hashlib
 import json
 import math
@@ -207,18 +206,14 @@ def claim(folder: str) -> int:
     """The run's folder, made where missing and locked for this process (a descriptor to keep
     open while training): TrainingError where it is a file, or another run is writing it
     (two runs would interleave one train.log and overwrite each other's weights)."""
+    from bench.runfolder import hold
+
     check_out(folder)
     os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, "train.lock"), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        holder = os.read(fd, 256).decode("utf-8", "replace").strip() or "another process"
-        os.close(fd)
+    fd, holder = hold(os.path.join(folder, "train.lock"))
+    if fd is None:
         raise TrainingError("%s is being trained into by another run (%s); wait for it to end, or give another --out"
                             % (folder, holder))
-    os.ftruncate(fd, 0)
-    os.write(fd, ("pid %d since %s" % (os.getpid(), time.strftime("%Y-%m-%dT%H:%M:%S%z"))).encode())
     return fd
 
 
