@@ -15,6 +15,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from models.fots import orient
 from models.fots.net import SHRINK
 
 CANVAS_H, CANVAS_W = 128, 512
@@ -72,10 +73,8 @@ def for_reading(gray: np.ndarray, fit: bool = True, angle: float = 0.0) -> Canva
     lines run left to right, then a line crop (at least twice as wide as high, likely cut at
     its print) with ``LINE_MARGIN`` around it, any other image as it is; fitted to the image
     unless ``fit`` is False (a TensorRT engine built for the full canvas)."""
-    from models.fots import orient
-
     turn, source = None, gray
-    if abs((angle + 90.0) % 180.0 - 90.0) >= orient.MIN_TURN or abs(angle) >= 90.0:
+    if abs(angle) >= orient.MIN_TURN:  # text_angle's [-90, 90), or 180 more to turn a canvas over
         source, turn = orient.turned(gray, angle)
     canvas = to_canvas(source, margin=LINE_MARGIN if source.shape[1] >= 2 * source.shape[0] else 0.0, fit=fit)
     return canvas._replace(turn=turn, angle=float(angle), original=gray)
