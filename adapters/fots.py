@@ -2,19 +2,22 @@
 models/fots/weights/: trained here on generated codes, nothing to download.
 
 Modes: ``cpu``, ``gpu`` and ``gpu-fp16`` (weights and activations in half precision) in
-PyTorch; ``onnx-cpu``, ``trt-fp32``, ``trt-fp16`` and
-``trt-int8`` in ONNX Runtime (CPU, or TensorRT with CUDA for what TensorRT does not take;
-adapters/onnx_runtime.py), from an export cached in ``~/.cache/ocr-edge-bench/fots-onnx/`` per
-weights, torch version and opset, with TensorRT engines cached in
-``~/.cache/ocr-edge-bench/fots-trt/`` per GPU, TensorRT version, precision and input shape.
-``trt-int8`` calibrates both graphs on the images the harness hands ``calibrate`` (the
-warm-up image and the first samples; the recogniser on the lines the detector finds in
-them) before building its engines. Export, calibration and engine build are load time.
+PyTorch; ``onnx-cpu``, ``trt-fp32``, ``trt-fp16`` and ``trt-int8`` in ONNX Runtime (CPU, or
+TensorRT with CUDA for what TensorRT does not take; adapters/onnx_runtime.py), from the
+graphs shipped in the weights folder's ``onnx/`` (models/fots/graphs.py): these modes never
+import torch (numpy, OpenCV, ONNX Runtime; a Jetson needs nothing more). TensorRT engines
+are cached in ``~/.cache/ocr-edge-bench/fots-trt/`` per GPU, TensorRT version, precision and
+input shape. ``trt-int8`` calibrates both graphs on the images the harness hands
+``calibrate`` (the warm-up image and the first samples; the recogniser on the lines the
+detector finds in them) before building its engines. Calibration and engine build are load
+time.
 
-Options: ``weights`` (a weights folder, default the committed B0), ``threshold`` (detection),
-``grammar`` (a code grammar file, bench/grammar.py, or ``run``: the run's grammar; the lines
-are decoded as the accepted code most probable under the CTC outputs, instead of each
-line's best path; without a grammar, as usual).
+Options: ``weights`` (a weights folder, default the committed reader), ``threshold``
+(detection), ``precision`` (``fp32``, or ``int8``: the statically quantised detector of
+models/fots/quantize.py, ``onnx-cpu`` only), ``grammar`` (a code grammar file,
+bench/grammar.py, or ``run``: the run's grammar; the lines are decoded as the accepted code
+most probable under the CTC outputs, instead of each line's best path; without a grammar,
+as usual).
 
 Each crop is first turned so that its text runs level (models/fots/orient.py: the angle from
 its edges, -90 to 90 degrees), then read from a canvas cut down to it (models/fots/data.py,
@@ -28,6 +31,7 @@ Batches (offline and multi-stream scenarios, bench/scenarios.py): the canvases o
 through the detector as one tensor and all their lines through the recogniser at once, in
 PyTorch and ``onnx-cpu``; TensorRT modes (engines built for one image) and grammar decoding
 read one image at a time."""
+import json
 import os
 from typing import Any, Dict, List
 
@@ -40,10 +44,11 @@ CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
 MAX_LINES = 16  # lines per image in the TensorRT recogniser's profile
 RECOGNIZERS = {"features": "shared-features", "pixels": "line-pixels", "both": "line-pixels + shared-features"}
+PRECISIONS = {"fp32": ("detector.onnx", "recognizer.onnx"), "int8": ("detector-int8.onnx", "recognizer.onnx")}
 
 
 class Adapter(BaseAdapter):
-    option_names = ("weights", "threshold", "grammar")
+    option_names = ("weights", "threshold", "grammar", "precision")
     modes = ("cpu", "gpu", "gpu-fp16", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
     packages = ("torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
@@ -53,6 +58,8 @@ class Adapter(BaseAdapter):
         grammar = options.get("grammar")
         if grammar is not None and (not isinstance(grammar, str) or not grammar.strip()):
             raise ValueError("grammar: 'run' (the run's code grammar) or a grammar file, got %r" % grammar)
+        if options.get("precision", "fp32") not in PRECISIONS:
+            raise ValueError("precision: one of %s, got %r" % (", ".join(PRECISIONS), options.get("precision")))
         weights = options.get("weights")
         if weights is not None and not (isinstance(weights, str) and all(
                 os.path.isfile(os.path.join(repo_path(weights), name)) for name in ("config.json", "model.pt"))):
@@ -60,22 +67,23 @@ class Adapter(BaseAdapter):
                              "relative to the repository)" % (weights,))
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
-        import torch
+        from models.fots import data, reader
 
-        from models.fots import data, reader, upright
-
-        if mode not in CPU_MODES and not torch.cuda.is_available():
-            raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
-        device = "cuda" if mode.startswith("gpu") else "cpu"
-        self._folder = options.get("weights") or reader.WEIGHTS
-        model, self._config = reader.load(self._folder, device)
+        self._folder = repo_path(options.get("weights") or reader.WEIGHTS)
+        with open(os.path.join(self._folder, "config.json")) as f:
+            self._config = json.load(f)
+        self._precision = options.get("precision", "fp32")
+        if self._precision != "fp32" and mode != "onnx-cpu":
+            raise ModeUnavailable("precision %s: its graphs run in onnx-cpu only (trt-int8 builds TensorRT's own INT8 "
+                                  "engines)" % self._precision)
         self._kind = self._config.get("recognizer", "features")
         self.stage_ms = {}
         self.model_name = "FOTS %s detector + %s recogniser" % (self._config["backbone"].upper(), RECOGNIZERS[self._kind])
         if self._config.get("fine_tuned_from"):
             self.model_name += " fine-tuned on %s" % os.path.basename(os.path.dirname(
                 (self._config.get("dataset") or {}).get("manifest") or "photos/"))
-        self._files = [os.path.join(self._folder, "model.pt")]
+        if self._precision != "fp32":
+            self.model_name += " (%s)" % self._precision.upper()
         self._about: Dict[str, str] = {}
         self._threshold = float(options.get("threshold", 0.5))
         self._grammar = None
@@ -83,49 +91,58 @@ class Adapter(BaseAdapter):
             from bench import grammar
 
             self._grammar = grammar.load(options["grammar"])
-        self._sync = torch.cuda.synchronize if device == "cuda" else None
         self._data, self._reader = data, reader
         self.batches = self._grammar is None and not mode.startswith("trt")
         self._fit = not mode.startswith("trt")  # canvases cut down to the crop; TensorRT's engines: the full canvas
-        dtype = torch.float16 if mode == "gpu-fp16" else torch.float32
-        self._upright = upright.load(device=device)
-        if self._upright is not None:
-            self._files.append(os.path.join(upright.WEIGHTS, "model.pt"))
-        self._backend = self._onnx(model, mode, torch) if mode in ONNX_MODES else \
-            reader.TorchBackend(model, device, dtype, self._upright)
+        self._backend = self._onnx(mode) if mode in ONNX_MODES else self._torch(mode)
 
-    def _onnx(self, model, mode: str, torch):
-        """Sessions of the exported graphs; for ``trt-int8``, None until ``calibrate``."""
+    def _torch(self, mode: str):
+        import torch
+
+        from models.fots import upright
+
+        if mode not in CPU_MODES and not torch.cuda.is_available():
+            raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
+        device = "cuda" if mode.startswith("gpu") else "cpu"
+        model, _ = self._reader.load(self._folder, device)
+        self._files = [os.path.join(self._folder, "model.pt")]
+        net = upright.load(device=device)
+        if net is not None:
+            self._files.append(os.path.join(upright.WEIGHTS, "model.pt"))
+        self._about = torch_gpu_versions(torch)
+        return self._reader.TorchBackend(model, device, torch.float16 if mode == "gpu-fp16" else torch.float32, net)
+
+    def _onnx(self, mode: str):
+        """Sessions of the shipped graphs; for ``trt-int8``, None until ``calibrate``."""
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
             raise ModeUnavailable("onnxruntime is not installed in this environment")
         from adapters import onnx_runtime
+        from models.fots import graphs, lines, upright
         from models.fots.data import CANVAS_H, CANVAS_W
-        from models.fots import lines
-        from models.fots.export import INPUTS, export
-        from models.fots.net import STRIDE
+        from models.fots.spec import INPUTS, STRIDE
 
-        if mode == "trt-int8":
-            onnx_runtime.require_int8(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0))
-        paths = onnx_runtime.export_once(os.path.join(CACHE, "fots-onnx"), self._files[:1],
-                                         onnx_runtime.torch_export_tag(torch) + "-lines-fitted",
-                                         ("detector.onnx", "recognizer.onnx"),
-                                         lambda folder: export(model, folder, onnx_runtime.opset(torch)))
-        if self._upright is not None:
-            from models.fots import upright
-
-            paths += onnx_runtime.export_once(
-                os.path.join(CACHE, "fots-onnx"), self._files[1:], onnx_runtime.torch_export_tag(torch) + "-upright",
-                ("upright.onnx",), lambda folder: [upright.export(self._upright, os.path.join(folder, "upright.onnx"),
-                                                                  onnx_runtime.opset(torch))])
+        try:
+            make = "python -m models.fots.%s --weights %s" % (
+                "export" if self._precision == "fp32" else "quantize", self._folder)
+            self._files = graphs.paths(self._folder, PRECISIONS[self._precision], make)
+            if os.path.isfile(os.path.join(upright.WEIGHTS, "model.pt")):
+                self._files += graphs.paths(upright.WEIGHTS, ["upright.onnx"], "python -m models.fots.export")
+        except graphs.GraphsMissing as exc:
+            raise ModeUnavailable(str(exc))
         self._engines = ""
         if mode.startswith("trt"):
-            self._engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), torch.cuda.get_device_name(0),
+            gpu, capability = onnx_runtime.cuda_gpu()
+            if mode == "trt-int8":
+                onnx_runtime.require_int8(gpu, capability)
+            self._engines = onnx_runtime.engine_folder(os.path.join(CACHE, "fots-trt"), gpu,
                                                        onnx_runtime.tensorrt_version(), mode[4:],
                                                        (1, 1, CANVAS_H, CANVAS_W))
-        self._files, self._mode = paths, mode
-        self._about = onnx_runtime.describe(mode, self._engines)
+            self._about["gpu"] = "%s (compute capability %d.%d)" % ((gpu,) + tuple(capability))
+        self._mode = mode
+        self._about.update(onnx_runtime.describe(mode, self._engines))
+        self._about["fots-graphs"] = ", ".join(os.path.relpath(p, repo_path(".")) for p in self._files)
         feats = (1, self._config["width"], CANVAS_H // STRIDE, CANVAS_W // STRIDE)
         shapes = {"features": (feats, feats, feats), "rois": ((1, 5), (2, 5), (MAX_LINES, 5)),
                   "lines": ((1, 1, lines.HEIGHT, lines.MIN_WIDTH), (2, 1, lines.HEIGHT, 320),
@@ -192,9 +209,7 @@ class Adapter(BaseAdapter):
                 for lines in self._reader.read(self._backend, canvases, self._threshold, self.stage_ms)]
 
     def versions(self) -> Dict[str, str]:
-        import torch
-
-        out = dict(self._about, **torch_gpu_versions(torch))
+        out = dict(self._about)
         out["fots-weights"] = "%s (%s), detector %d steps, recogniser %d steps" % (
             os.path.basename(os.path.normpath(self._folder)), self._config["backbone"],
             self._config.get("detector_steps", self._config["steps"]), self._config["steps"])

@@ -44,7 +44,7 @@ def check_adapters(config: Dict[str, Any]) -> None:
             raise cfg.ConfigError("%s cannot be loaded (%s: %s)" % (where, type(exc).__name__, exc))
         if not isinstance(cls, type) or not issubclass(cls, BaseAdapter):
             raise cfg.ConfigError("%s is not an adapter (a subclass of adapters.base.Adapter with modes, load and "
-                                  "infer; see README, Adding an engine)" % where)
+                                  "infer; see docs/adding-an-engine.md)" % where)
         unknown = sorted(set(cell.options) - set(cls.option_names)) if cls.option_names is not None else []
         if unknown:
             near = difflib.get_close_matches(unknown[0], cls.option_names, 1)

@@ -1,4 +1,4 @@
-"""Accuracy metrics, as the user defines them (README, "Metrics").
+"""Accuracy metrics, as the user defines them (docs/metrics.md).
 
 - strict accuracy: share of samples whose normalised prediction equals the normalised truth;
 - CER = (S + D + I) / N over the corpus: summed Levenshtein distances over summed truth lengths;

@@ -57,6 +57,10 @@ class Task:
         """Write the weights a user runs (``model.pt``) into ``folder``."""
         raise NotImplementedError
 
+    def finish(self, folder: str) -> None:
+        """After the run: write what the kept weights need beside them (the reader: its ONNX
+        graphs, which the ONNX and TensorRT modes read)."""
+
     def settings(self) -> Dict[str, Any]:
         """What config.json records about the task (data, model settings)."""
         return {}
@@ -347,6 +351,7 @@ def fit(task: Task, model: torch.nn.Module, optimizer, folder: str, schedule: Sc
     state["seconds"] = base_seconds + time.monotonic() - began
     if run_step == 0 or state["step"] % schedule.valid_every:  # not validated at this step yet
         validate()
+    task.finish(folder)
     log.close()
     os.close(lock)
     return state

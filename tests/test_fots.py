@@ -147,7 +147,7 @@ def test_committed_weights_load_and_read_embedded_frames_in_pytorch_and_onnx():
     assert config["recognizer"] == "pixels" and config["detector_steps"] > 0
     assert os.path.getsize(WEIGHTS) < 25 * 2 ** 20
     adapter = adapter_class("adapters.fots:Adapter")()
-    adapter.load("onnx-cpu", {})  # exports once, then reuses the cached graphs
+    adapter.load("onnx-cpu", {})  # the graphs shipped in the weights folder
     onnx_backend = reader.OnnxBackend(*(onnx_runtime.session(p, "onnx-cpu") for p in adapter.model_files()))
     torch_backend = reader.TorchBackend(net)
     for entry in open_dataset(EMBEDDED).entries[:3]:

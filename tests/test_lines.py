@@ -207,7 +207,7 @@ def test_a_resumed_run_whose_validation_lines_changed_validates_its_start_again_
 
 
 def test_bf16_asked_for_where_the_machine_lacks_it_is_obeyed_with_a_warning(monkeypatch, capsys):
-    """The README's commands carry --bf16 (the AVX512-BF16 machine they ran on); on an AVX2 CPU
+    """The model card's commands carry --bf16 (the AVX512-BF16 machine they ran on); on an AVX2 CPU
     bfloat16 is emulated, many times slower than float32: the run says so."""
     monkeypatch.setattr(training, "bf16_helps", lambda: False)
     assert training.use_bf16(True) is True and "emulated" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Metrics against hand-worked examples (README, "Metrics")."""
+"""Metrics against hand-worked examples (docs/metrics.md)."""
 import math
 
 import pytest

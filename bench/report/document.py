@@ -124,7 +124,7 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
     source = references["source"].iloc[0] if not references.empty else ""
 
     md = ["# %s" % title, "",
-          "Generated %s from %d run(s) on %s. Metrics are defined in the harness README; "
+          "Generated %s from %d run(s) on %s. Metrics are defined in the harness's docs/metrics.md; "
           "intervals are 95%% percentile-bootstrap intervals over images (%d resamples); accuracy, its "
           "intervals and the paired tests count each image once (its first pass), latency uses every timed pass."
           % (datetime.date.today().isoformat(), len(results.runs), ", ".join(devices), stats.BOOTSTRAP), ""]

@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from bench.report.load import MODE_ORDER, cell_label  # noqa: E402
 
@@ -74,11 +75,20 @@ def cell_styles(data: pd.DataFrame, engines: List[str]) -> Dict[tuple, tuple]:
     return {(r.engine, r.device, r.mode): (colors[r.engine], markers[(r.device, r.mode)]) for r in data.itertuples()}
 
 
+MEMORY_LEGEND_MB = (100, 500, 1500)
+
+
+def memory_area(mb) -> float:
+    """A marker's area (points squared) for a cell's peak memory, in proportion to it (a
+    cell without a figure: the area of 360 MB)."""
+    return 45.0 if mb is None or mb != mb else max(8.0, float(mb) / 8.0)
+
+
 def accuracy_latency(ok: pd.DataFrame, engines: List[str], path: str) -> str:
     """Strict accuracy and 100 - CER against median latency, one point per cell, named in the
     legend by its colour (engine) and marker (device and mode), never by a label that could
-    drift beside another point; the cells on the Pareto front (no other cell both faster and
-    at least as accurate) are ringed."""
+    drift beside another point, its area in proportion to the cell's peak memory; the cells
+    on the Pareto front (no other cell both faster and at least as accurate) are ringed."""
     data = ok.dropna(subset=["t_total_p50_ms"])
     styles = cell_styles(data, engines)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -90,13 +100,14 @@ def accuracy_latency(ok: pd.DataFrame, engines: List[str], path: str) -> str:
             score = 100 - score if column == "cer" else score
             points.append((r.t_total_p50_ms, score))
             color, marker = styles[(r.engine, r.device, r.mode)]
-            ax.scatter(r.t_total_p50_ms, score, color=color, marker=marker, edgecolor="black", s=45, zorder=3,
+            ax.scatter(r.t_total_p50_ms, score, color=color, marker=marker, edgecolor="black", zorder=3,
+                       s=memory_area(getattr(r, "peak_rss_mb", None)),
                        label="%s · %s" % (r.engine, cell_label(r.device, r.mode)))
         front = pareto_front(points)
         if front:
             ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black",
                     linestyle="--", linewidth=1, zorder=2)
-            ax.scatter([p[0] for p in front], [p[1] for p in front], s=160, facecolors="none",
+            ax.scatter([p[0] for p in front], [p[1] for p in front], s=300, facecolors="none",
                        edgecolors="black", linewidths=1, zorder=2, label="Pareto front")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(PLAIN)
@@ -105,9 +116,13 @@ def accuracy_latency(ok: pd.DataFrame, engines: List[str], path: str) -> str:
         ax.set_xlabel("median time per sample, ms (log scale)")
         ax.set_ylabel(title)
     handles, names = axes[0].get_legend_handles_labels()
+    for mb in MEMORY_LEGEND_MB:  # legend entries only: nothing drawn, nothing scaled
+        handles.append(Line2D([], [], marker="o", linestyle="", markersize=memory_area(mb) ** 0.5,
+                              markerfacecolor="lightgrey", markeredgecolor="black"))
+        names.append("peak memory %d MB" % mb)
     fig.legend(handles, names, loc="outside lower center", ncols=min(3, max(1, len(names))), fontsize=8,
                frameon=False)
-    fig.suptitle("Accuracy against latency (up and left is better)")
+    fig.suptitle("Accuracy against latency (up and left is better; marker area: peak memory)")
     fig.savefig(path)
     plt.close(fig)
     return path

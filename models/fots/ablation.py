@@ -1,4 +1,4 @@
-"""The README's ablation of what the reader's recogniser reads: the detector's shared
+"""The ablation (model card models/fots/weights/fots-b0-lines/README.md) of what the reader's recogniser reads: the detector's shared
 stride-4 features only (``features``, the reader before), the line's own pixels only
 (``pixels``, the reader now), or both (``both``). Each is trained from nothing for the same
 minutes on this machine, the committed detector frozen beneath it:
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from models import training
-from models.fots import data, evaluate, lines, reader, train_lines
+from models.fots import data, evaluate, line_net, lines, reader, train_lines
 from models.fots.net import FOTS, VOCAB, encode
 
 VARIANTS = ("features", "pixels", "both")
@@ -144,7 +144,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         schedule = training.Schedule(lr=2e-3, minutes=args.minutes, warmup=200, bf16=training.use_bf16(args.bf16),
                                      log_every=50, valid_every=10 ** 9)
         if kind == "pixels":
-            recognizer = lines.LineRecognizer(len(VOCAB) + 1).to(where)
+            recognizer = line_net.LineRecognizer(len(VOCAB) + 1).to(where)
             task = train_lines.LinesTask(args.cache, 64, args.detector, 50, args.workers)
             optimizer = torch.optim.AdamW(recognizer.parameters(), lr=2e-3, weight_decay=1e-4)
             training.fit(task, recognizer, optimizer, out, schedule, where=where)

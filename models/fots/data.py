@@ -5,7 +5,7 @@ The canvas is CANVAS_H x CANVAS_W; the region is scaled to fit it, keeping its a
 (at most 3x up), and placed at the top left (at a random offset when training); the rest
 is filled with the region's median grey. A line crop cut at its print (``for_reading``)
 gets a margin of its median grey around it, as lines had in training: 124 of 300 photo-like
-crops read instead of 114 without it (README, "How it reads"). For reading, the canvas is
+crops read instead of 114 without it (docs/our-reader.md, "How it reads"). For reading, the canvas is
 then cut down to the region with at least ``FIT_MARGIN`` of that grey to spare, in multiples
 of ``FIT_MULTIPLE`` (the detector is convolutional): a single line does not pay the detector
 for 128 rows of grey.
@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from models.fots import orient
-from models.fots.net import SHRINK
+from models.fots.spec import SHRINK
 
 CANVAS_H, CANVAS_W = 128, 512
 MAX_UPSCALE = 3.0

@@ -7,7 +7,7 @@ from typing import Dict, List, Tuple
 import cv2
 import numpy as np
 
-from models.fots.net import BLANK, SHRINK, STRIDE, VOCAB
+from models.fots.spec import BLANK, SHRINK, STRIDE, VOCAB
 
 Box = Tuple[float, float, float, float]  # x0, y0, x1, y1
 

@@ -2,22 +2,25 @@
 score, geometry, features) and recogniser (the lines' own pixels, and for the ``features``
 and ``both`` recognisers the features and line boxes -> CTC log-probabilities), with box
 decoding and line cutting between them in numpy as in PyTorch. Used by the ``onnx-cpu`` mode and as the input of
-TensorRT builds.
+TensorRT builds, read from ``<weights>/onnx/`` (models/fots/graphs.py), where this writes
+them with the upright network's graph beside its own weights:
 
-    python -m models.fots.export --out /tmp/fots-onnx
+    python -m models.fots.export                       # the committed reader
+    python -m models.fots.export --weights my-weights  # a fine-tuned one
 """
 import argparse
 import inspect
 import os
-from typing import Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 
-from models.fots import data, lines
+from models.fots import data, graphs, lines
 from models.fots.net import FOTS
+from models.fots.spec import INPUTS
 
-OPSET = 17
+OPSET = 17  # graphs exported for the moment (tests); shipped ones: graphs.OPSET
 
 
 class Detector(nn.Module):
@@ -38,9 +41,6 @@ class Recognizer(nn.Module):
 
     def forward(self, feats: torch.Tensor, rois: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.recognize(feats, rois, pixels)
-
-
-INPUTS = {"features": ("features", "rois"), "pixels": ("lines",), "both": ("features", "rois", "lines")}
 
 
 def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
@@ -81,15 +81,59 @@ def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
     return paths
 
 
-def main() -> None:
+def shipped(path: str) -> None:
+    """Mark a graph written with ``graphs.OPSET`` as of ``graphs.IR_VERSION``, which older
+    runtimes (a Jetson's) read."""
+    import onnx
+
+    model = onnx.load(path)
+    model.ir_version = min(model.ir_version, graphs.IR_VERSION)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def write_graphs(weights: str, upright_weights: str = "") -> List[str]:
+    """The reader's graphs of ``weights`` into ``weights/onnx/``, and, where
+    ``upright_weights`` is given and its graph is missing or stale, the upright network's
+    into its folder; each recorded (models/fots/graphs.py)."""
     from models.fots import reader
 
+    model, _ = reader.load(weights)
+    folder = os.path.join(weights, graphs.FOLDER)
+    written = list(export(model, folder, graphs.OPSET))
+    about = {"torch": torch.__version__, "opset": graphs.OPSET, "precision": "fp32"}
+    for path in written:
+        shipped(path)
+    graphs.note(weights, [os.path.basename(p) for p in written], **about)
+    if upright_weights:
+        try:
+            graphs.paths(upright_weights, ["upright.onnx"], "")
+        except graphs.GraphsMissing:
+            written.append(write_upright(upright_weights))
+    return written
+
+
+def write_upright(weights: str) -> str:
+    """The upright network's graph (models/fots/upright.py) of ``weights`` into ``weights/onnx/``, recorded."""
+    from models.fots import upright
+
+    os.makedirs(os.path.join(weights, graphs.FOLDER), exist_ok=True)
+    path = upright.export(upright.load(weights), os.path.join(weights, graphs.FOLDER, "upright.onnx"), graphs.OPSET)
+    shipped(path)
+    graphs.note(weights, ["upright.onnx"], torch=torch.__version__, opset=graphs.OPSET, precision="fp32")
+    return path
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    from models.fots import reader, upright
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", default=reader.WEIGHTS)
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
-    model, _ = reader.load(args.weights)
-    print("\n".join(export(model, args.out)))
+    parser.add_argument("--weights", default=reader.WEIGHTS, help="a reader's weights folder (default: %(default)s)")
+    parser.add_argument("--upright", default=upright.WEIGHTS,
+                        help="the upright network's weights folder, whose graph is made when missing or stale "
+                             "(default: %(default)s)")
+    args = parser.parse_args(argv)
+    print("\n".join(write_graphs(args.weights, args.upright)))
 
 
 if __name__ == "__main__":

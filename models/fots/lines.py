@@ -6,24 +6,21 @@ detector's canvas shrinks a long line to 512 pixels, while the source keeps ever
 - ``line_input``: a line's box in a grey image -> the recogniser's input, HEIGHT rows, the
   width following the line's aspect ratio (at most MAX_WIDTH), contrast stretched; the same
   function cuts training lines and inference lines.
-- ``LineRecognizer``: a small CRNN (six 3 x 3 convolutions, four of them with stride 2,
+- ``line_net.LineRecognizer`` (models/fots/line_net.py) reads them: a small CRNN (six 3 x 3 convolutions, four of them with stride 2,
   two in both directions and then two in height only, so that most of them run on few rows;
   a bidirectional LSTM; CTC over the reader's alphabet), a CTC step per 4 input columns, so a
   character of the usual width gets 4 to 5 steps (two equal characters need a blank between
   them). Strided convolutions instead of pooling after full-height ones: 1.9x the training
-  steps per second on the 2-core CPU for the same weights (README, "Our own model"). With
+  steps per second on the 2-core CPU for the same weights (docs/our-reader.md). With
   ``fuse`` it also takes the detector's features of the line (RoIAlign to the same steps),
-  the "both" variant of the README's ablation.
+  the "both" variant of the ablation (the reader's model card).
 
-Device side too (the adapter): Python 3.6, numpy, OpenCV and torch only.
+Device side too (the adapter): Python 3.6, numpy and OpenCV only.
 """
 from typing import Sequence, Tuple
 
 import cv2
 import numpy as np
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 HEIGHT = 32
 STEP = 4  # input columns per CTC step
@@ -79,33 +76,3 @@ def batch(inputs: Sequence[np.ndarray], multiple: int = STEP) -> Tuple[np.ndarra
         out[i, 0, :, :x.shape[1]] = x
         out[i, 0, :, x.shape[1]:] = x[:, -1:]
     return out, np.array([x.shape[1] // STEP for x in inputs], np.int64)
-
-
-def _conv(cin: int, cout: int, stride=1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
-
-
-class LineRecognizer(nn.Module):
-    """(N, 1, HEIGHT, W) in [0, 1] -> CTC log-probabilities (W / STEP, N, classes)."""
-
-    def __init__(self, classes: int, channels: Sequence[int] = CHANNELS, hidden: int = 128, fuse: int = 0) -> None:
-        super().__init__()
-        a, b, c, d, e, f = channels
-        self.convs = nn.Sequential(_conv(1, a, 2), _conv(a, b, 2), _conv(b, c, (2, 1)), _conv(c, d),
-                                   _conv(d, e, (2, 1)), _conv(e, f))
-        width = f * HEIGHT // 16
-        self.fuse = None
-        if fuse:  # the detector's features of the line, folded to one row per step
-            self.fuse = nn.Sequential(_conv(fuse, 64), nn.MaxPool2d((2, 1)), _conv(64, 64), nn.MaxPool2d((2, 1)),
-                                      _conv(64, 64), nn.MaxPool2d((2, 1)))
-            width += 64
-        self.rnn = nn.LSTM(width, hidden, bidirectional=True)
-        self.classify = nn.Linear(2 * hidden, classes)
-
-    def forward(self, lines: torch.Tensor, features: torch.Tensor = None) -> torch.Tensor:
-        x = self.convs(lines * 2.0 - 1.0)  # (N, C, 2, T)
-        x = x.reshape(x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
-        if self.fuse is not None:  # features: (N, fuse, 8, T)
-            x = torch.cat([x, self.fuse(features).squeeze(2)], 1)
-        x, _ = self.rnn(x.permute(2, 0, 1))
-        return F.log_softmax(self.classify(x), dim=-1)

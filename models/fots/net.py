@@ -21,23 +21,15 @@ import torch.nn.functional as F
 import torchvision
 from torchvision.ops import roi_align
 
-from models.fots.lines import LineRecognizer
+from models.fots.line_net import LineRecognizer
+from models.fots.spec import BLANK, SHRINK, STRIDE, VOCAB, encode  # noqa: F401 (the network's alphabet and geometry)
 
-VOCAB = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:/-., "
-BLANK = 0  # CTC blank; character VOCAB[i] is class i + 1
-STRIDE = 4
-SHRINK = 0.2  # a line's score label is its box shrunk by this much of its height on every side
 ROI_SIZE = (8, 96)  # height, width of each line's features: 96 CTC steps per line
 BACKBONES = {"b0": torchvision.models.efficientnet_b0, "b1": torchvision.models.efficientnet_b1,
              "b2": torchvision.models.efficientnet_b2, "b3": torchvision.models.efficientnet_b3}
 TAPS = (2, 3, 5, 7)  # backbone stages whose outputs (strides 4, 8, 16, 32) are merged
 RECOGNIZERS = ("features", "pixels", "both")
 FUSED_GRID = (8, 128)  # ``both``: each line's features before they are resampled to its steps
-
-
-def encode(text: str) -> List[int]:
-    """Class indices of a line's text; characters outside the alphabet are an error."""
-    return [VOCAB.index(c) + 1 for c in text]
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:

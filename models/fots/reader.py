@@ -1,16 +1,16 @@
 """Inference: a canvas in, lines (box in the source image's pixels, text, confidence) out,
 through PyTorch (``TorchBackend``) or ONNX Runtime (``OnnxBackend``) with the same decoding.
-Used by training's validation and by adapters/fots.py."""
+Used by training's validation and by adapters/fots.py. Only ``load``, ``save_with_detector``
+and ``TorchBackend`` import torch, when called: the ONNX path runs without it (numpy,
+OpenCV, ONNX Runtime), as on a Jetson Nano."""
 import json
 import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 
 from models.fots import data, decode, lines, orient, upright
-from models.fots.net import FOTS
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 WEIGHTS = os.path.join(ROOT, "fots-b0-lines")  # the reader: B0 detector, line recogniser on the lines' pixels
@@ -18,8 +18,13 @@ DETECTOR = os.path.join(ROOT, "fots-b0")  # the jointly trained reader whose det
 RECOGNITION_KEYS = ("rec_convs.", "rnn.", "classify.", "lines.")
 
 
-def load(folder: str = WEIGHTS, device: str = "cpu") -> Tuple[FOTS, dict]:
-    """The model described by ``folder/config.json`` with ``folder/model.pt`` (fp16 on disk)."""
+def load(folder: str = WEIGHTS, device: str = "cpu"):
+    """The model (models.fots.net.FOTS) described by ``folder/config.json`` with
+    ``folder/model.pt`` (fp16 on disk), and the config."""
+    import torch
+
+    from models.fots.net import FOTS
+
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
     model = FOTS(config["backbone"], config["width"], config["hidden"], config.get("recognizer", "features"))
@@ -36,9 +41,11 @@ def detector_config(folder: str) -> dict:
             "detector_steps": config.get("detector_steps", config["steps"])}
 
 
-def save_with_detector(recognizer: torch.nn.Module, detector: str, out: str) -> None:
+def save_with_detector(recognizer, detector: str, out: str) -> None:
     """``out/model.pt`` (fp16): the detector of the weights folder ``detector`` and ``recognizer``
-    (a models.fots.lines.LineRecognizer) as the reader's line recogniser."""
+    (a models.fots.line_net.LineRecognizer) as the reader's line recogniser."""
+    import torch
+
     state = torch.load(os.path.join(detector, "model.pt"), map_location="cpu")
     state = {k: v for k, v in state.items() if not k.startswith(RECOGNITION_KEYS)}
     state.update({"lines." + k: v.detach().cpu() for k, v in recognizer.state_dict().items()})
@@ -50,22 +57,29 @@ def save_with_detector(recognizer: torch.nn.Module, detector: str, out: str) -> 
 class TorchBackend:
     """The network in PyTorch, on ``device``, in ``dtype`` (float16: the ``gpu-fp16`` mode)."""
 
-    def __init__(self, model: FOTS, device: str = "cpu", dtype=torch.float32, upright=None) -> None:
+    def __init__(self, model, device: str = "cpu", dtype=None, upright=None) -> None:
+        import torch
+
+        self.torch = torch
+        dtype = dtype or torch.float32
         self.model, self.device, self.dtype = model.to(dtype), device, dtype
         self.kind = model.recognizer
         self.upright = upright  # models/fots/upright.py's network, or None: every line taken as upright
 
     def upright_logits(self, pixels: np.ndarray) -> np.ndarray:
+        torch = self.torch
         with torch.no_grad():
             return self.upright(torch.from_numpy(pixels).to(self.device)).float().cpu().numpy()
 
     def detect(self, images: np.ndarray):
+        torch = self.torch
         with torch.no_grad():
             feats = self.model.features(torch.from_numpy(images).to(self.device, self.dtype))
             score, geometry = self.model.detect(feats)
         return torch.sigmoid(score).float().cpu().numpy(), geometry.float().cpu().numpy(), feats
 
     def recognize(self, feats, rois: np.ndarray, pixels: Optional[np.ndarray] = None) -> np.ndarray:
+        torch = self.torch
         with torch.no_grad():
             rois = torch.from_numpy(rois).to(self.device, self.dtype)
             if pixels is not None:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from bench.benchmarks import record
 from models import training
-from models.fots import data, lines, train, train_lines
+from models.fots import data, line_net, train, train_lines
 from models.fots.net import FOTS, VOCAB
 from synth import lines as synth_lines
 
@@ -52,7 +52,7 @@ def line_steps(cache: str, batch: int, steps: int, bf16: bool) -> Dict[str, floa
     """Line crops per second through a training step of the line recogniser."""
     task = train_lines.Batches(cache, batch, 0)
     batches = iter(task)
-    model = lines.LineRecognizer(len(VOCAB) + 1).to(memory_format=torch.channels_last)  # as training holds it
+    model = line_net.LineRecognizer(len(VOCAB) + 1).to(memory_format=torch.channels_last)  # as training holds it
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     widths: List[int] = []
 

@@ -130,6 +130,11 @@ class FotsTask(training.Task):
         state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
         torch.save(state, os.path.join(folder, "model.pt"))
 
+    def finish(self, folder: str) -> None:
+        from models.fots.export import write_graphs
+
+        write_graphs(folder)
+
     def settings(self) -> dict:
         a = self.args
         return {"backbone": a.backbone, "width": a.width, "hidden": a.hidden, "recognizer": "features",

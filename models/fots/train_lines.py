@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from bench import metrics
 from models import training
-from models.fots import decode, lines, reader
+from models.fots import decode, line_net, lines, reader
 from models.fots.net import VOCAB, encode
 from synth import printing
 from synth import lines as synth_lines
@@ -189,6 +189,11 @@ class LinesTask(training.Task):
     def save(self, model, folder: str) -> None:
         reader.save_with_detector(model, self.detector, folder)
 
+    def finish(self, folder: str) -> None:
+        from models.fots.export import write_graphs
+
+        write_graphs(folder)
+
     def validation_id(self) -> str:
         return training.digest(self.valid)
 
@@ -224,7 +229,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     where = training.device()
     torch.manual_seed(0)
-    model = lines.LineRecognizer(len(VOCAB) + 1).to(where, memory_format=torch.channels_last)  # faster convolutions
+    model = line_net.LineRecognizer(len(VOCAB) + 1).to(where, memory_format=torch.channels_last)  # faster convolutions
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     task = LinesTask(args.cache, args.batch, args.detector, args.valid, args.workers, weights=dict(args.weigh))
     schedule = training.Schedule(lr=args.lr, minutes=args.minutes, steps=args.steps,

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
-MARGIN = 1.5  # a canvas is turned over when its mean logit is above this (chosen on real-useby/train, README)
+MARGIN = 1.5  # a canvas is turned over when its mean logit is above this (chosen on real-useby/train; docs/our-reader.md)
 COLUMNS = 4  # input columns per verdict (the recogniser's CTC step)
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "upright")
 
@@ -45,7 +45,7 @@ def _torch():
     import torch
     import torch.nn as nn
 
-    from models.fots import lines
+    from models.fots import line_net, lines
     from models.fots.net import VOCAB
 
     class UprightNet(nn.Module):
@@ -55,7 +55,7 @@ def _torch():
 
         def __init__(self) -> None:
             super().__init__()
-            self.convs = lines.LineRecognizer(len(VOCAB) + 1).convs
+            self.convs = line_net.LineRecognizer(len(VOCAB) + 1).convs
             for p in self.convs.parameters():
                 p.requires_grad_(False)
             width = lines.CHANNELS[-1] * lines.HEIGHT // 16
@@ -72,7 +72,7 @@ def _torch():
             return self.head(x.reshape(x.shape[0], x.shape[1] * x.shape[2], x.shape[3]))[:, 0]
 
         def take_convs(self, recognizer) -> None:
-            """The convolutions of a models.fots.lines.LineRecognizer."""
+            """The convolutions of a models.fots.line_net.LineRecognizer."""
             with torch.no_grad():
                 self.convs.load_state_dict(recognizer.convs.state_dict())
 
@@ -172,6 +172,11 @@ def _task(cache: str, batch: int, valid: int, recognizer: str):
                      for k, v in model.state_dict().items()}
             torch.save(state, os.path.join(folder, "model.pt.tmp"))
             os.replace(os.path.join(folder, "model.pt.tmp"), os.path.join(folder, "model.pt"))
+
+        def finish(self, folder: str) -> None:
+            from models.fots.export import write_upright
+
+            write_upright(folder)
 
         def validation_id(self) -> str:
             return training.digest({"valid": [(x, "flipped" if f else "upright") for x, f in self.valid]})

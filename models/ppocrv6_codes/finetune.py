@@ -1,7 +1,7 @@
 """Fine-tune PP-OCRv6's small recogniser (``PP-OCRv6_rec_small.onnx`` from the ``rapidocr``
 3.x wheel: convolutions and an SVTR mixer, 3 channels, 48 px high, [-1, 1]) on printed code
 lines, in PyTorch, on the CPU; PaddleOCR's own trainer needs PaddlePaddle's training stack,
-which does not install offline (README).
+which does not install offline (its model card).
 
     make finetune-ppocrv6                       # generated lines only
     make finetune-ppocrv6 DATASET=path/to/photos
