@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Debian/Ubuntu packages the harness needs (Tesseract, and the generator's fonts).
+# Debian/Ubuntu packages the harness needs (Tesseract, the generator's fonts, and pdflatex with
+# booktabs, with which the tests compile every LaTeX table a report writes).
 # Installs only what is missing; needs root or sudo for that.
 set -euo pipefail
 here=$(dirname "$0")

@@ -2,6 +2,7 @@
 import csv
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -190,3 +191,23 @@ def test_the_committed_h100_reference_run_loads_with_gpu_rows_and_honest_energy(
     cpu = ok[[m in ("cpu", "onnx-cpu") for _, m in ok.index]]
     assert len(cpu) == 5 and cpu["energy_mj_per_sample"].isna().all()
     assert len(run.samples) == 7 * 200
+
+
+def test_every_latex_table_compiles_and_fits_a_one_column_page(results, tmp_path):
+    """Each table the report writes, \\input into a plain one-column article with booktabs
+    (as an author would), compiles with pdflatex and is no wider than the text: the two-device
+    fixture runs beside the committed H100 reference run and the published figures."""
+    assert shutil.which("pdflatex"), "pdflatex is missing: make installs texlive-latex-base (env/system-packages.txt)"
+    out = tmp_path / "report"
+    proc = report(results, os.path.join(REPO, "reports", "reference"), "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    written = sorted((out / "tables").glob("*.tex"))
+    assert {"headline.tex", "tesseract.tex", "fots.tex"} <= {p.name for p in written}
+    for tex in written:
+        (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage[utf8]{inputenc}\n\\usepackage{booktabs}\n"
+                                          "\\begin{document}\n\\input{%s}\n\\end{document}\n" % tex)
+        run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=str(tmp_path),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, errors="replace")
+        assert run.returncode == 0, (tex.name, run.stdout[-1500:])
+        wide = [float(w) for w in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", run.stdout)]
+        assert max(wide, default=0.0) <= 3.0, (tex.name, wide)

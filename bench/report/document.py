@@ -104,6 +104,13 @@ def _provenance(results: Results) -> List[str]:
     return lines
 
 
+def headline_front(ok: pd.DataFrame) -> set:
+    """The (engine, mode, device) cells on the Pareto front of strict accuracy against p50."""
+    cells = ok.dropna(subset=["t_total_p50_ms", "strict_acc"])
+    points = {(r.t_total_p50_ms, r.strict_acc * 100): (r.engine, r.mode, r.device) for r in cells.itertuples()}
+    return {points[p] for p in plots.pareto_front(list(points))}
+
+
 def write(results: Results, out: str, references_path: Optional[str], order: Optional[List[str]],
           title: str) -> str:
     """Write the report folder; return report.md's path."""
@@ -128,6 +135,20 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
           "intervals are 95%% percentile-bootstrap intervals over images (%d resamples); accuracy, its "
           "intervals and the paired tests count each image once (its first pass), latency uses every timed pass."
           % (datetime.date.today().isoformat(), len(results.runs), ", ".join(devices), stats.BOOTSTRAP), ""]
+    front = headline_front(ok)
+    headline = tables.headline_table(summary, intervals, front)
+    headline.to_csv(os.path.join(out, "tables", "headline.csv"), index=False)
+    not_measured = int((summary["status"] != "ok").sum())
+    with open(os.path.join(out, "tables", "headline.tex"), "w") as f:
+        f.write(tables.to_latex(headline, "Measured cells, best first", index=False, note=(
+            "Strict accuracy with its 95%% bootstrap interval; p50: median time per sample; peak resident memory. "
+            "★: on the accuracy-latency Pareto front. %d cells not measured (skipped or failed), with their "
+            "reasons in the report." % not_measured)))
+    md += ["## Headline", "",
+           "The measured cells, best first (strict accuracy, then median latency); ★: on the Pareto front "
+           "of accuracy against latency (no other cell both faster and at least as accurate). %d cells were not "
+           "measured: their reasons are under Warnings." % not_measured, "",
+           tables.to_markdown(headline, index=False), "", "![Accuracy against latency](accuracy_latency.png)", ""]
     warns = checks.warnings(results, summary, references) + checks.unstable_passes(scores.unstable(every_pass))
     md += ["## Warnings", ""] + (["- " + w for w in warns] if warns else ["None."]) + [""]
 
@@ -142,22 +163,22 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
         table.to_csv(os.path.join(out, "tables", "%s.csv" % engine), index_label="metric")
         text = tables.formatted(table)
         with open(os.path.join(out, "tables", "%s.tex" % engine), "w") as f:
-            f.write(tables.to_latex(text, "%s: measured and published results" % engine))
+            f.write(tables.to_latex(text, "%s: measured and published results" % engine,
+                                    part=tables.LATEX_PART_COLUMNS))
         md += [heading, "", tables.to_markdown(text), ""]
         if any(c.endswith(tables.REFERENCE_MARK) for c in table.columns):
             md += [REFERENCE_NOTE % source, ""]
 
     cells = tables.cells_table(summary, intervals)
     cells.to_csv(os.path.join(out, "tables", "cells.csv"), index=False)
-    with open(os.path.join(out, "tables", "cells.tex"), "w") as f:
-        f.write(tables.to_latex(cells.drop(columns=["Reason"]), "All cells", index=False))
     md += ["## All cells", "", tables.to_markdown(cells, index=False), ""]
 
     tuned = tables.finetuned_table(summary)
     if not tuned.empty:
         tuned.to_csv(os.path.join(out, "tables", "fine-tuned.csv"), index=False)
         with open(os.path.join(out, "tables", "fine-tuned.tex"), "w") as f:
-            f.write(tables.to_latex(tuned, "Stock engines against their fine-tuned recognisers", index=False))
+            f.write(tables.to_latex(tables.finetuned_latex(tuned), "Stock engines against their fine-tuned "
+                                    "recognisers (stock → fine-tuned)", index=False))
         md += ["## Stock against fine-tuned", "",
                "Each fine-tuned engine beside the engine it was made from, on the same device and mode: the "
                "same detector, the recogniser trained further on codes.", "",

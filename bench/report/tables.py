@@ -222,21 +222,97 @@ def to_markdown(table: pd.DataFrame, index: bool = True) -> str:
     return escaped.map(bar).to_markdown(index=index, disable_numparse=True)
 
 
-def to_latex(table: pd.DataFrame, caption: str, index: bool = True) -> str:
-    """A booktabs table for the paper."""
-    escaped = table.copy()
-    escaped.columns = [_tex(str(c)) for c in escaped.columns]
-    escaped.index = [_tex(str(i)) for i in escaped.index]
-    escaped = escaped.map(lambda v: _tex(str(v)))
-    styler = escaped.style
-    if not index:
-        styler = styler.hide(axis="index")
-    return styler.to_latex(hrules=True, caption=_tex(caption), position="htbp", column_format=None)
+LATEX_PART_COLUMNS = 3  # an engine table's cells per tabular: three fit a one-column page
+
+
+def _lines(text: str) -> List[str]:
+    """A cell's text in short lines: before its first space, the rest; a bracketed part
+    (an interval, a dataset's name) on a line of its own."""
+    if " [" in text:
+        head, _, rest = text.partition(" [")
+        inside, _, tail = rest.partition("]")
+        return _lines(head) + ["[%s]" % inside] + ([tail.strip()] if tail.strip() else [])
+    head, _, rest = text.partition(" ")
+    return [head] + ([rest] if rest else [])
+
+
+def _stacked(text: str) -> str:
+    """A cell in lines (``_lines``: ``device`` over ``mode``, a value over its interval)."""
+    lines = _lines(text)
+    if len(lines) == 1:
+        return _tex(lines[0])
+    return r"\begin{tabular}[b]{@{}c@{}}%s\end{tabular}" % r"\\{}".join(_tex(line) for line in lines)
+
+
+def to_latex(table: pd.DataFrame, caption: str, index: bool = True, part: Optional[int] = None,
+             note: str = "") -> str:
+    """A booktabs table for a one-column page of a paper: ``\small``, cells in two lines
+    (``device`` over ``mode``, a value over its interval), the columns in tabulars of at most
+    ``part`` columns one above the other, and ``note`` as a line under them. For a
+    two-column paper's full width: ``table*`` instead of ``table`` (docs/reports.md)."""
+    columns = list(table.columns)
+    parts = [columns[i:i + part] for i in range(0, len(columns), part)] if part else [columns]
+    lines = [r"\begin{table}[htbp]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
+             r"\caption{%s}" % _tex(caption)]
+    for k, chunk in enumerate(parts):
+        if k:
+            lines.append(r"\par\medskip")
+        lines.append(r"\begin{tabular}{%s}" % (("l" if index else "") + "".join(
+            "l" if table[c].map(lambda v: not _numeric(v)).any() else "r" for c in chunk)))
+        lines.append(r"\toprule")
+        lines.append(" & ".join(([""] if index else []) + [_stacked(str(c)) for c in chunk]) + r" \\")
+        lines.append(r"\midrule")
+        for label, row in table[chunk].iterrows():
+            lines.append(" & ".join(([_tex(str(label))] if index else []) + [_stacked(str(v)) for v in row]) + r" \\")
+        lines.append(r"\bottomrule")
+        lines.append(r"\end{tabular}")
+    if note:
+        lines += [r"\par\smallskip", r"\parbox{\linewidth}{\footnotesize %s}" % _tex(note)]
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def _numeric(value) -> bool:
+    text = str(value).split(" [")[0].replace("–", "").replace(",", "").strip()
+    try:
+        float(text or "0")
+        return True
+    except ValueError:
+        return False
+
+
+def headline_table(summary: pd.DataFrame, intervals: Dict[tuple, dict], front: set) -> pd.DataFrame:
+    """The measured cells, best first (strict accuracy, then median latency): engine, mode,
+    device, accuracy with its interval, CER, p50, peak memory; ``front``: the (engine, mode,
+    device) cells on the accuracy-latency Pareto front, marked ★."""
+    ok = summary[summary["status"] == "ok"].copy()
+    ok = ok.assign(_acc=-ok["strict_acc"].fillna(-1), _p50=ok["t_total_p50_ms"].fillna(float("inf")))
+    rows = []
+    for _, r in ok.sort_values(["_acc", "_p50"]).iterrows():
+        key = (r["engine"], r["mode"], r["device"])
+        ci = intervals.get(key, {})
+        rows.append({"": "★" if key in front else "", "Engine": r["engine"],
+                     "Cell": cell_label(r["device"], r["mode"]),
+                     "Strict % [95% CI]": _interval(r.get("strict_acc"), ci.get("acc_lo"), ci.get("acc_hi"), 100, 1),
+                     "CER %": _interval(r.get("cer"), None, None, 100, 1),
+                     "p50 ms": _interval(r.get("t_total_p50_ms"), None, None, 1, 1),
+                     "Peak MB": _interval(r.get("peak_rss_mb"), None, None, 1, 0)})
+    return pd.DataFrame(rows, columns=["", "Engine", "Cell", "Strict % [95% CI]", "CER %", "p50 ms", "Peak MB"])
+
+
+def finetuned_latex(tuned: pd.DataFrame) -> pd.DataFrame:
+    """``finetuned_table`` narrowed for a page: each figure as stock -> fine-tuned."""
+    arrow = lambda a, b: "%s → %s" % (a, b)  # noqa: E731
+    return pd.DataFrame({"Fine-tuned (stock)": ["%s (%s)" % (r["Fine-tuned"], r["Stock"]) for _, r in tuned.iterrows()],
+                         "Cell": ["%s %s" % (r["Device"], r["Mode"]) for _, r in tuned.iterrows()],
+                         "Strict %": [arrow(r["Strict % stock"], r["Strict % fine-tuned"]) for _, r in tuned.iterrows()],
+                         "CER %": [arrow(r["CER % stock"], r["CER % fine-tuned"]) for _, r in tuned.iterrows()],
+                         "p50 ms": [arrow(r["p50 ms stock"], r["p50 ms fine-tuned"]) for _, r in tuned.iterrows()]})
 
 
 _TEX = {"\\": r"\textbackslash{}", "%": r"\%", "&": r"\&", "_": r"\_", "#": r"\#", "$": r"\$",
         "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-        "†": r"$^\dagger$", "–": "--", "|": r"\textbar{}"}
+        "†": r"$^\dagger$", "–": "--", "|": r"\textbar{}", "★": r"$\star$", "→": r"$\to$"}
 
 
 def _tex(text: str) -> str:
