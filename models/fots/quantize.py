@@ -7,8 +7,8 @@ test set: codes ``CALIBRATION_START`` and on of the project's generators (the be
 frames and the printing styles, half each, synth/ via models/fots/data.py) and as many pack
 date blocks photographed at an angle and turned level (synth/packs.py), each made into a
 canvas as the reader makes one and set on the full canvas (the percentile calibrator takes
-inputs of one shape). The recogniser stays in float: quantised the same way it read 9 fewer
-of the embedded set's 200 crops (MinMax ranges: 6 fewer), and no faster (docs/our-reader.md, "Lean").
+inputs of one shape). The recogniser stays in float: quantised the same way it read 10 fewer
+of 300 validation crops (codes 5,000-5,299), and no faster (docs/our-reader.md, "Lean").
 
     python -m models.fots.quantize                      # the committed reader
     python -m models.fots.quantize --weights my-weights --images 128
@@ -25,7 +25,7 @@ from models.training import count
 from synth import packs
 
 CALIBRATION_START = 900000  # beyond the embedded set (0-199), validation (5,000s) and training (10,000-469,999)
-PERCENTILE = 99.99  # of each activation's magnitudes: its range (MinMax: 5 crops fewer of the embedded set)
+PERCENTILE = 99.99  # of each activation's magnitudes: its range (MinMax ties on validation: docs/our-reader.md)
 
 
 def calibration_canvases(images: int, start: int = CALIBRATION_START) -> List[data.Canvas]:
