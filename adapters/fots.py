@@ -104,6 +104,7 @@ class Adapter(BaseAdapter):
         if mode not in CPU_MODES and not torch.cuda.is_available():
             raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
         device = "cuda" if mode.startswith("gpu") else "cpu"
+        self._sync = torch.cuda.synchronize if device == "cuda" else None
         model, _ = self._reader.load(self._folder, device)
         self._files = [os.path.join(self._folder, "model.pt")]
         net = upright.load(device=device)
