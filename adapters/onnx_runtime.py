@@ -136,15 +136,9 @@ def symmetric(ranges: Any) -> Any:
     return TensorsData(ranges.calibration_method, out)
 
 
-def calibration_table(model: str, feeds: Sequence[Dict[str, Any]], root: str) -> str:
-    """Activation ranges of the ONNX graph ``model`` over ``feeds`` (input name -> array),
-    measured on the CPU and written as ``CALIBRATION_TABLE`` into ``root/<sha256 of the
-    table>/``, which is returned: the TensorRT provider reads the table from its engine
-    cache folder, so that folder is keyed by the ranges and new ranges get new engines."""
-    import shutil
-    import tempfile
-
-    from onnxruntime.quantization import CalibrationDataReader, create_calibrator, write_calibration_table
+def calibration_reader(feeds: Sequence[Dict[str, Any]]) -> Any:
+    """An onnxruntime.quantization CalibrationDataReader over ``feeds`` (input name -> array, one per run)."""
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Feeds(CalibrationDataReader):
         def __init__(self) -> None:
@@ -153,11 +147,24 @@ def calibration_table(model: str, feeds: Sequence[Dict[str, Any]], root: str) ->
         def get_next(self) -> Optional[Dict[str, Any]]:
             return next(self.items, None)
 
+    return Feeds()
+
+
+def calibration_table(model: str, feeds: Sequence[Dict[str, Any]], root: str) -> str:
+    """Activation ranges of the ONNX graph ``model`` over ``feeds`` (input name -> array),
+    measured on the CPU and written as ``CALIBRATION_TABLE`` into ``root/<sha256 of the
+    table>/``, which is returned: the TensorRT provider reads the table from its engine
+    cache folder, so that folder is keyed by the ranges and new ranges get new engines."""
+    import shutil
+    import tempfile
+
+    from onnxruntime.quantization import create_calibrator, write_calibration_table
+
     os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(dir=root)
     try:
         calibrator = create_calibrator(model, augmented_model_path=os.path.join(work, "augmented.onnx"))
-        calibrator.collect_data(Feeds())
+        calibrator.collect_data(calibration_reader(feeds))
         write_calibration_table(symmetric(calibrator.compute_data()), dir=work)
         with open(os.path.join(work, CALIBRATION_TABLE), "rb") as f:
             folder = os.path.join(root, hashlib.sha256(f.read()).hexdigest()[:16])

@@ -16,7 +16,7 @@ of 300 validation crops (codes 5,000-5,299), and no faster (docs/our-reader.md, 
 import argparse
 import os
 import tempfile
-from typing import Dict, Iterator, List, Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -40,23 +40,11 @@ def calibration_canvases(images: int, start: int = CALIBRATION_START) -> List[da
     return out
 
 
-class Feeds:
-    """An onnxruntime.quantization CalibrationDataReader over a list of input dicts."""
-
-    def __init__(self, feeds: List[Dict[str, np.ndarray]]) -> None:
-        self.feeds: Iterator[Dict[str, np.ndarray]] = iter(feeds)
-
-    def get_next(self) -> Optional[Dict[str, np.ndarray]]:
-        return next(self.feeds, None)
-
-    def rewind(self) -> None:  # newer onnxruntime versions may call it
-        pass
-
-
 def quantize(weights: str, images: int) -> str:
     """Write ``<weights>/onnx/detector-int8.onnx`` and record it."""
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quant_pre_process, quantize_static
 
+    from adapters.onnx_runtime import calibration_reader
     from models.fots.export import shipped
 
     source, = graphs.paths(weights, ["detector.onnx"], "python -m models.fots.export --weights %s" % weights)
@@ -69,7 +57,7 @@ def quantize(weights: str, images: int) -> str:
     with tempfile.TemporaryDirectory() as scratch:
         prepared = os.path.join(scratch, "detector.onnx")
         quant_pre_process(source, prepared)
-        quantize_static(prepared, target, Feeds(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
+        quantize_static(prepared, target, calibration_reader(feeds), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.Percentile, extra_options={"CalibPercentile": PERCENTILE})
     shipped(target)
