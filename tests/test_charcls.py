@@ -2,6 +2,7 @@
 and words on hand-made boxes, the committed classifier reading embedded frames in PyTorch
 and ONNX Runtime, and the reject option through a real benchmark run."""
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -80,11 +81,40 @@ def test_committed_classifier_reads_embedded_frames_with_a_confidence_per_charac
     assert scores["strict_acc"] >= MIN_EXACT_20 and scores["cer"] <= 0.05, scores
 
 
-def test_onnx_graphs_read_as_pytorch_does(adapter):
-    from bench.worker import adapter_class
+def test_onnx_graphs_read_as_pytorch_does_without_torch(adapter, tmp_path):
+    """The graphs are made once by a command (``make bench`` runs it); the ONNX cell without
+    them is skipped naming it, and with them loads and reads with no torch in its process."""
+    import shutil
 
+    from adapters.base import ModeUnavailable
+    from bench.worker import adapter_class
+    from models.charcls import export
+
+    other = str(tmp_path / "weights")
+    shutil.copytree(reader.WEIGHTS, other)
+    with open(os.path.join(other, "model.pt"), "ab") as f:  # weights whose graphs were never made
+        f.write(b"\0")
+    with pytest.raises(ModeUnavailable, match="python -m models.charcls.export --weights %s" % other):
+        adapter_class("adapters.charcls:Adapter")().load("onnx-cpu", {"weights": other})
+    assert export.make() == reader.graphs()
+    script = """
+import json, sys
+from adapters.base import join_reading_order
+from bench import worker
+from bench.dataset import decode, open_dataset, read_bytes
+entry = open_dataset(sys.argv[1]).entries[0]
+adapter = worker.adapter_class("adapters.charcls:Adapter")()
+adapter.load("onnx-cpu", {})
+words = adapter.infer(adapter.preprocess(decode(read_bytes(entry), entry)))
+print(json.dumps([join_reading_order(words), sorted(m for m in sys.modules if m.split(".")[0] == "torch")]))
+"""
+    proc = subprocess.run([sys.executable, "-c", script, EMBEDDED], cwd=REPO, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, universal_newlines=True, env=dict(os.environ, PYTHONPATH=REPO))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text, torch_modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert torch_modules == [] and text
     onnx = adapter_class("adapters.charcls:Adapter")()
-    onnx.load("onnx-cpu", {})  # exports once, then reuses the cached graphs
+    onnx.load("onnx-cpu", {})
     assert [os.path.basename(f) for f in onnx.model_files()] == ["craft.onnx", "classifier.onnx"]
     for gray, _ in _frames(3):
         a, b = adapter.infer(gray), onnx.infer(gray)

@@ -83,15 +83,16 @@ def test_default_suite_on_embedded_images(tmp_path):
     folder = run_folder(tmp_path)
     with open(os.path.join(folder, "summary.csv")) as f:
         rows = {(r["engine"], r["mode"]): r for r in csv.DictReader(f)}
-    assert len(rows) == 65  # 11 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for the four
-    # EasyOCR rows, fots, charcls, fots-int8, fots-grammar, charcls-reject; gpu-fp16 for fots
+    assert len(rows) == 72  # 12 engines x cpu, gpu, trt-fp32, trt-fp16, trt-int8; onnx-cpu for the four
+    # EasyOCR rows, fots, fots-lite, charcls, fots-int8, fots-grammar, charcls-reject; gpu-fp16 for fots, fots-lite
     assert rows[("fots-grammar", "onnx-cpu")]["status"] == rows[("charcls-reject", "onnx-cpu")]["status"] == "ok"
-    assert rows[("fots-int8", "onnx-cpu")]["status"] == "ok" and float(rows[("fots-int8", "onnx-cpu")]["peak_rss_mb"]) < 200
+    for engine in ("fots-int8", "fots-lite", "fots"):  # the lean path: no torch in these workers
+        assert rows[(engine, "onnx-cpu")]["status"] == "ok" and float(rows[(engine, "onnx-cpu")]["peak_rss_mb"]) < 200
     for key, row in rows.items():  # the embedded set's grammar.txt: a constrained reading for every ok cell
         if row["status"] == "ok":
             assert row["strict_acc_grammar"] != "" and row["n_grammar_worse"] != "", key
     for engine in ("easyocr", "easyocr-codes", "paddleocr", "rapidocr", "ppocrv6", "ppocrv6-codes", "tesseract", "fots",
-                   "charcls"):
+                   "fots-lite", "charcls"):
         cpu = rows[(engine, "cpu")]
         assert cpu["status"] == "ok", cpu["reason"]
         assert cpu["n"] == "3" and float(cpu["t_total_ms"]) > 0 and float(cpu["model_mb"]) > 1

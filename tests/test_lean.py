@@ -75,9 +75,9 @@ def test_graphs_not_made_from_the_weights_are_refused_naming_the_command(tmp_pat
     with pytest.raises(ModeUnavailable, match="made from another model.pt.*python -m models.fots.export --weights"):
         adapter.load("onnx-cpu", {"weights": folder})
     shutil.copy(os.path.join(reader.WEIGHTS, "model.pt"), os.path.join(folder, "model.pt"))
-    with open(os.path.join(folder, "onnx", "recognizer.onnx"), "ab") as f:
+    with open(os.path.join(folder, "onnx", graphs.READS_UPRIGHT), "ab") as f:
         f.write(b"\0")
-    with pytest.raises(ModeUnavailable, match="recognizer.onnx is not the graph graphs.json records"):
+    with pytest.raises(ModeUnavailable, match="recognizer-upright.onnx is not the graph graphs.json records"):
         adapter.load("onnx-cpu", {"weights": folder})
     shutil.rmtree(os.path.join(folder, "onnx"))
     with pytest.raises(ModeUnavailable, match="has no ONNX graphs"):
@@ -91,3 +91,79 @@ def test_graphs_not_made_from_the_weights_are_refused_naming_the_command(tmp_pat
         adapter.load("onnx-cpu", {"weights": folder, "precision": "int8"})
     with pytest.raises(ModeUnavailable, match="precision int8: its graphs run in onnx-cpu only"):
         adapter.load("cpu", {"precision": "int8"})
+
+
+def test_one_pass_reads_a_line_and_its_way_up_as_the_two_graphs_do(tmp_path):
+    """``recognizer-upright.onnx``: the recogniser and the upright classifier's head on the
+    convolutions they share, one pass instead of two; the adapter takes it only while it was
+    made with the upright weights now beside the reader, and reads the same either way."""
+    from models.fots import upright
+
+    adapter = adapter_class(ADAPTER)()
+    adapter.load("onnx-cpu", {})
+    assert [os.path.basename(p) for p in adapter._files] == ["detector.onnx", graphs.READS_UPRIGHT]
+    assert adapter._backend.reads_upright and adapter._backend.upright is adapter._backend.rec
+    assert graphs.reads_upright(reader.WEIGHTS, upright.WEIGHTS)
+    other = str(tmp_path / "upright")
+    shutil.copytree(upright.WEIGHTS, other)
+    with open(os.path.join(other, "model.pt"), "ab") as f:  # another upright network than the graph's
+        f.write(b"\0")
+    assert not graphs.reads_upright(reader.WEIGHTS, other)
+    two = adapter_class(ADAPTER)()
+    two.load("onnx-cpu", {})
+    from adapters import onnx_runtime
+
+    two._backend = reader.OnnxBackend(two._backend.det, onnx_runtime.session(
+        os.path.join(reader.WEIGHTS, "onnx", "recognizer.onnx"), "onnx-cpu"), onnx_runtime.session(
+        os.path.join(upright.WEIGHTS, "onnx", "upright.onnx"), "onnx-cpu"))
+    assert not two._backend.reads_upright
+    entries = open_dataset(EMBEDDED).entries[:30]
+    upside_down = [decode_image(read_bytes(e), e)[::-1, ::-1].copy() for e in entries[:4]]
+    images = [decode_image(read_bytes(e), e) for e in entries] + upside_down
+    one = [join_reading_order(adapter.infer(adapter.preprocess(im))) for im in images]
+    assert one == [join_reading_order(two.infer(two.preprocess(im))) for im in images]
+    # the one pass counts as recognition in the stage times (decoding alone takes a tenth of a ms)
+    assert adapter.stage_ms["rec"] > 0.3 and two.stage_ms["rec"] > 0.3, (adapter.stage_ms, two.stage_ms)
+    # the upside-down copies were turned over and read (their lines may come in another order)
+    assert sum(bool(set(a.split()) & set(b.split())) for a, b in zip(one[-4:], one[:4])) >= 3, one
+
+
+def test_a_lighter_detector_trains_behind_the_readers_recogniser(tmp_path):
+    """`python -m models.fots.train_detector`: MobileNetV3-small at half resolution learns
+    from generated frames and from real photographs marked by the committed detector; the
+    recogniser is the committed one, untouched; the folder ends with the graphs the ONNX
+    cells read, the one-pass recogniser among them."""
+    import csv
+
+    import torch
+
+    photos = tmp_path / "photos"
+    os.makedirs(str(photos / "img"))
+    source = os.path.join(REPO, "datasets", "real-useby", "train")
+    with open(os.path.join(source, "manifest.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))[:3]
+    for row in rows:
+        shutil.copy(os.path.join(source, row["image"]), str(photos / row["image"]))
+    with open(str(photos / "manifest.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "lite"
+    proc = subprocess.run([sys.executable, "-m", "models.fots.train_detector", "--out", str(out), "--steps", "2",
+                           "--batch", "4", "--real", str(photos), "--real-share", "0.5", "--valid", "2",
+                           "--valid-every", "2", "--log-every", "1", "--workers", "0"], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = [json.loads(line) for line in open(str(out / "train.log"))]
+    assert [e["step"] for e in log if "loss" in e] == [1, 2] and all(e["loss"] > 0 for e in log if "loss" in e)
+    config = json.loads((out / "config.json").read_text())
+    assert config["backbone"] == "mnv3s" and config["recognizer"] == "pixels" and config["real"]["photos"] == 3
+    assert config["recognizer_steps"] == json.load(open(os.path.join(reader.WEIGHTS, "config.json")))["steps"]
+    mine, committed = torch.load(str(out / "model.pt")), torch.load(os.path.join(reader.WEIGHTS, "model.pt"))
+    assert all(torch.equal(mine[k], committed[k]) for k in committed if k.startswith("lines."))
+    assert {"detector.onnx", graphs.READS_UPRIGHT} <= set(graphs.record(str(out))["graphs"])
+    adapter = adapter_class(ADAPTER)()
+    adapter.load("onnx-cpu", {"weights": str(out)})
+    assert adapter._backend.reads_upright and "MNV3S" in adapter.model_name
+    entry = open_dataset(EMBEDDED).entries[0]
+    assert isinstance(join_reading_order(adapter.infer(adapter.preprocess(decode_image(read_bytes(entry), entry)))), str)

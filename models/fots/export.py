@@ -43,6 +43,38 @@ class Recognizer(nn.Module):
         return self.model.recognize(feats, rois, pixels)
 
 
+class ReadsUpright(nn.Module):
+    """The line recogniser with the upright network's head (models/fots/upright.py) on the
+    same convolutions' columns: one pass reads a line and says which way up it is."""
+
+    def __init__(self, model: FOTS, upright_net: nn.Module) -> None:
+        super().__init__()
+        self.lines, self.head = model.lines, upright_net.head
+
+    def forward(self, pixels: torch.Tensor):
+        x = self.lines.columns(pixels)
+        return self.lines.read(x), self.head(x)[:, 0]
+
+
+def shares_columns(model: FOTS, upright_net: nn.Module) -> bool:
+    """Whether the upright network's convolutions are the reader's line recogniser's (it was
+    trained on that recogniser's, frozen)."""
+    if model.recognizer != "pixels":
+        return False
+    mine, its = model.lines.convs.state_dict(), upright_net.convs.state_dict()
+    return mine.keys() == its.keys() and all(torch.equal(mine[k], its[k]) for k in mine)
+
+
+def export_reads_upright(model: FOTS, upright_net: nn.Module, path: str, opset: int = OPSET) -> str:
+    """``ReadsUpright`` as ONNX: input ``lines``, outputs ``log_probs`` and ``upright`` (the logits)."""
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
+    torch.onnx.export(ReadsUpright(model, upright_net).eval(), (torch.zeros(2, 1, lines.HEIGHT, 256),), path,
+                      input_names=["lines"], output_names=["log_probs", "upright"], opset_version=opset,
+                      dynamic_axes={"lines": {0: "lines", 3: "width"}, "log_probs": {0: "steps", 1: "lines"},
+                                    "upright": {0: "lines", 1: "steps"}}, **legacy)
+    return path
+
+
 def export(model: FOTS, folder: str, opset: int = OPSET) -> Tuple[str, str]:
     """Write detector.onnx and recognizer.onnx (any number of images and lines) into ``folder``."""
     os.makedirs(folder, exist_ok=True)
@@ -95,8 +127,10 @@ def shipped(path: str) -> None:
 def write_graphs(weights: str, upright_weights: str = "") -> List[str]:
     """The reader's graphs of ``weights`` into ``weights/onnx/``, and, where
     ``upright_weights`` is given and its graph is missing or stale, the upright network's
-    into its folder; each recorded (models/fots/graphs.py)."""
-    from models.fots import reader
+    into its folder; each recorded (models/fots/graphs.py). Where the upright network shares
+    the line recogniser's convolutions, also ``graphs.READS_UPRIGHT`` (``ReadsUpright``),
+    recorded with the upright weights' SHA-256."""
+    from models.fots import reader, upright
 
     model, _ = reader.load(weights)
     folder = os.path.join(weights, graphs.FOLDER)
@@ -105,6 +139,12 @@ def write_graphs(weights: str, upright_weights: str = "") -> List[str]:
     for path in written:
         shipped(path)
     graphs.note(weights, [os.path.basename(p) for p in written], **about)
+    net = upright.load(upright_weights) if upright_weights else None
+    if net is not None and shares_columns(model, net):
+        written.append(export_reads_upright(model, net, os.path.join(folder, graphs.READS_UPRIGHT), graphs.OPSET))
+        shipped(written[-1])
+        graphs.note(weights, [graphs.READS_UPRIGHT], upright=graphs.sha256(os.path.join(upright_weights, "model.pt")),
+                    **about)
     if upright_weights:
         try:
             graphs.paths(upright_weights, ["upright.onnx"], "")

@@ -18,6 +18,9 @@ OPSET = 13  # what a Jetson's onnxruntime (1.10/1.11, JetPack 4.6) and TensorRT 
 IR_VERSION = 7  # the ONNX IR of opset 13, which those read too
 
 
+READS_UPRIGHT = "recognizer-upright.onnx"  # the line recogniser with the upright head (models/fots/export.py)
+
+
 class GraphsMissing(Exception):
     """A weights folder has no usable graph of that name; the message says how to make it."""
 
@@ -76,3 +79,11 @@ def paths(weights: str, names: Sequence[str], make: str) -> List[str]:
                                 "with `%s`" % (path, RECORD, make))
         out.append(path)
     return out
+
+
+def reads_upright(weights: str, upright_weights: str) -> bool:
+    """Whether ``weights`` records a ``READS_UPRIGHT`` graph made with the upright network
+    now in ``upright_weights`` (its ``model.pt``'s SHA-256)."""
+    entry = record(weights)["graphs"].get(READS_UPRIGHT) or {}
+    path = os.path.join(upright_weights, "model.pt")
+    return bool(entry.get("upright")) and os.path.isfile(path) and entry["upright"] == sha256(path)

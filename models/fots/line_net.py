@@ -13,6 +13,13 @@ def _conv(cin: int, cout: int, stride=1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
+def columns(convs: nn.Module, lines: torch.Tensor) -> torch.Tensor:
+    """The recogniser's convolutions over (N, 1, HEIGHT, W) lines, one column per CTC step:
+    (N, C * 2, W / STEP); the upright network (models/fots/upright.py) reads the same columns."""
+    x = convs(lines * 2.0 - 1.0)  # (N, C, 2, T)
+    return x.reshape(x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+
+
 class LineRecognizer(nn.Module):
     """(N, 1, HEIGHT, W) in [0, 1] -> CTC log-probabilities (W / STEP, N, classes)."""
 
@@ -31,8 +38,13 @@ class LineRecognizer(nn.Module):
         self.classify = nn.Linear(2 * hidden, classes)
 
     def forward(self, lines: torch.Tensor, features: torch.Tensor = None) -> torch.Tensor:
-        x = self.convs(lines * 2.0 - 1.0)  # (N, C, 2, T)
-        x = x.reshape(x.shape[0], x.shape[1] * x.shape[2], x.shape[3])
+        return self.read(self.columns(lines), features)
+
+    def columns(self, lines: torch.Tensor) -> torch.Tensor:
+        return columns(self.convs, lines)
+
+    def read(self, x: torch.Tensor, features: torch.Tensor = None) -> torch.Tensor:
+        """``columns``' output -> CTC log-probabilities (T, N, classes)."""
         if self.fuse is not None:  # features: (N, fuse, 8, T)
             x = torch.cat([x, self.fuse(features).squeeze(2)], 1)
         x, _ = self.rnn(x.permute(2, 0, 1))

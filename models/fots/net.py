@@ -1,7 +1,9 @@
 """A FOTS-style end-to-end code reader, simplified for printed industrial codes:
 
 - shared features: an EfficientNet backbone (torchvision, B0-B3, no pretrained weights,
-  one grey input channel) and a top-down feature-merging branch to stride 4;
+  one grey input channel) and a top-down feature-merging branch to stride 4; or, for the
+  lean reader's detector, MobileNetV3-small on the canvas at half resolution (``mnv3s``:
+  a tenth of B0's time), its stem's output the stride-4 level;
 - detection: axis-aligned rectangles only, a text score map and the distances from each
   pixel to the four sides of its line's box;
 - recognition, one of three (``recognizer``): ``features``, on the shared features: RoIAlign
@@ -13,7 +15,7 @@
 
 Device side too (the adapter): Python 3.6 and torch/torchvision only.
 """
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, NamedTuple, Tuple
 
 import torch
 import torch.nn as nn
@@ -25,9 +27,21 @@ from models.fots.line_net import LineRecognizer
 from models.fots.spec import BLANK, SHRINK, STRIDE, VOCAB, encode  # noqa: F401 (the network's alphabet and geometry)
 
 ROI_SIZE = (8, 96)  # height, width of each line's features: 96 CTC steps per line
-BACKBONES = {"b0": torchvision.models.efficientnet_b0, "b1": torchvision.models.efficientnet_b1,
-             "b2": torchvision.models.efficientnet_b2, "b3": torchvision.models.efficientnet_b3}
-TAPS = (2, 3, 5, 7)  # backbone stages whose outputs (strides 4, 8, 16, 32) are merged
+EFFICIENTNET_TAPS = (2, 3, 5, 7)  # stages whose outputs (strides 4, 8, 16, 32) are merged
+
+
+class Backbone(NamedTuple):
+    make: Callable  # torchvision's constructor; its ``features`` are the stages
+    taps: Tuple[int, ...]  # stages whose outputs are merged, finest first (EfficientNet: strides 4 to 32)
+    pool: int = 1  # the canvas is averaged down by this much first; the finest tap lies at stride 4 of the
+    # canvas all the same (MobileNetV3-small's: its stem, at stride 2 of half the canvas)
+
+
+BACKBONES = {"b0": Backbone(torchvision.models.efficientnet_b0, EFFICIENTNET_TAPS),
+             "b1": Backbone(torchvision.models.efficientnet_b1, EFFICIENTNET_TAPS),
+             "b2": Backbone(torchvision.models.efficientnet_b2, EFFICIENTNET_TAPS),
+             "b3": Backbone(torchvision.models.efficientnet_b3, EFFICIENTNET_TAPS),
+             "mnv3s": Backbone(torchvision.models.mobilenet_v3_small, (0, 1, 3, 8, 11), 2)}
 RECOGNIZERS = ("features", "pixels", "both")
 FUSED_GRID = (8, 128)  # ``both``: each line's features before they are resampled to its steps
 
@@ -40,15 +54,18 @@ class FOTS(nn.Module):
     def __init__(self, backbone: str = "b0", width: int = 64, hidden: int = 96, recognizer: str = "features") -> None:
         super().__init__()
         self.recognizer = recognizer
+        make, self.taps, self.pool = BACKBONES[backbone]
         try:
-            features = BACKBONES[backbone](weights=None).features
+            features = make(weights=None).features
         except TypeError:  # torchvision < 0.13 (JetPack 4.x: torch 1.10, torchvision 0.11)
-            features = BACKBONES[backbone](pretrained=False).features
+            features = make(pretrained=False).features
         stem = features[0][0]
         features[0][0] = nn.Conv2d(1, stem.out_channels, stem.kernel_size, stem.stride, stem.padding, bias=False)
-        self.stages = features[: TAPS[-1] + 1]
+        self.stages = features[: self.taps[-1] + 1]
         with torch.no_grad():
-            channels = [f.shape[1] for f in self._taps(torch.zeros(1, 1, 64, 64))]
+            taps = self._taps(torch.zeros(1, 1, 64, 64))
+        channels = [f.shape[1] for f in taps]
+        assert self.pool * 64 // taps[0].shape[-1] == STRIDE, "the finest tap must lie at stride 4 of the canvas"
         self.lateral = nn.ModuleList(nn.Conv2d(c, width, 1) for c in channels)
         self.smooth = _conv(width, width)
         self.det = nn.Sequential(_conv(width, width), nn.Conv2d(width, 5, 1))  # score + 4 distances
@@ -65,13 +82,13 @@ class FOTS(nn.Module):
         out = []
         for i, stage in enumerate(self.stages):
             x = stage(x)
-            if i in TAPS:
+            if i in self.taps:
                 out.append(x)
         return out
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) in [0, 1], H and W multiples of 32 -> merged features at stride 4."""
-        taps = self._taps(images)
+        taps = self._taps(F.avg_pool2d(images, self.pool) if self.pool > 1 else images)
         merged = self.lateral[-1](taps[-1])
         for lateral, tap in zip(reversed(self.lateral[:-1]), reversed(taps[:-1])):
             merged = F.interpolate(merged, size=tap.shape[-2:], mode="nearest") + lateral(tap)

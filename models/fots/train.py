@@ -128,7 +128,8 @@ class FotsTask(training.Task):
 
     def save(self, model: FOTS, folder: str) -> None:
         state = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-        torch.save(state, os.path.join(folder, "model.pt"))
+        torch.save(state, os.path.join(folder, "model.pt.tmp"))  # whole, then in place: a kill leaves the last
+        os.replace(os.path.join(folder, "model.pt.tmp"), os.path.join(folder, "model.pt"))
 
     def finish(self, folder: str) -> None:
         from models.fots.export import write_graphs

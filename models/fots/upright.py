@@ -68,8 +68,7 @@ def _torch():
             return self
 
         def forward(self, lines):
-            x = self.convs(lines * 2.0 - 1.0)  # (N, C, 2, W / 4)
-            return self.head(x.reshape(x.shape[0], x.shape[1] * x.shape[2], x.shape[3]))[:, 0]
+            return self.head(line_net.columns(self.convs, lines))[:, 0]
 
         def take_convs(self, recognizer) -> None:
             """The convolutions of a models.fots.line_net.LineRecognizer."""
