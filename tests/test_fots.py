@@ -189,7 +189,9 @@ def test_int8_calibration_writes_a_table_per_graph_from_real_frames(tmp_path):
     with pytest.raises(RuntimeError, match="calibration count is 0"):
         adapter.calibrate([])
     adapter.calibrate(frames)
-    for graph, inputs in (("detector", {"images"}), ("recognizer", {"lines"})):
+    # the recogniser's folder is named by its graph: the one that also tells the way up
+    assert [os.path.basename(p) for p in adapter._files] == ["detector.onnx", "recognizer-upright.onnx"]
+    for graph, inputs in (("detector", {"images"}), ("recognizer-upright", {"lines"})):
         (folder,) = os.listdir(str(tmp_path / graph))
         with open(str(tmp_path / graph / folder / onnx_runtime.CALIBRATION_TABLE), "rb") as f:
             table = TrtTable.GetRootAsTrtTable(f.read(), 0)
