@@ -94,7 +94,9 @@ def export(craft: Region, classifier: Probabilities, folder: str, opset: int) ->
     import inspect
 
     legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
-    paths = [os.path.join(folder, "craft.onnx"), os.path.join(folder, "classifier.onnx")]
+    from models.charcls.reader import GRAPH_NAMES
+
+    paths = [os.path.join(folder, name) for name in GRAPH_NAMES]
     torch.onnx.export(craft.cpu().eval(), (torch.zeros(1, 3, 64, 256),), paths[0], input_names=["images"],
                       output_names=["region"], opset_version=opset,
                       dynamic_axes={"images": {2: "h", 3: "w"}, "region": {0: "h2", 1: "w2"}}, **legacy)

@@ -57,6 +57,8 @@ def save_with_detector(recognizer, detector: str, out: str) -> None:
 class TorchBackend:
     """The network in PyTorch, on ``device``, in ``dtype`` (float16: the ``gpu-fp16`` mode)."""
 
+    reads_upright = False  # the upright network is a model of its own here
+
     def __init__(self, model, device: str = "cpu", dtype=None, upright=None) -> None:
         import torch
 
@@ -169,7 +171,7 @@ def detect_upright(backend, canvases: Sequence[data.Canvas], threshold: float = 
     pixels = line_pixels(canvases, found)
     owners = [k for k, lines_found in enumerate(found) for _ in lines_found]
     logits = backend.upright_logits(pixels[0])
-    if reading_ms is not None and getattr(backend, "reads_upright", False):
+    if reading_ms is not None and backend.reads_upright:
         reading_ms.append((time.perf_counter() - began) * 1e3)
     over = upright.upside_down(logits, pixels[1] * lines.STEP, owners, len(canvases))
     if not over.any():
