@@ -13,8 +13,9 @@ detector finds in them) before building its engines. Calibration and engine buil
 time.
 
 Options: ``weights`` (a weights folder, default the committed reader), ``threshold``
-(detection), ``precision`` (``fp32``, or ``int8``: the statically quantised detector of
-models/fots/quantize.py, ``onnx-cpu`` only), ``grammar`` (a code grammar file,
+(detection; by default the weights' own: the rest of their decoding, models/fots/decode.py
+``Decoding``, comes from their ``config.json``), ``precision`` (``fp32``, or ``int8``: the
+statically quantised detector of models/fots/quantize.py, ``onnx-cpu`` only), ``grammar`` (a code grammar file,
 bench/grammar.py, or ``run``: the run's grammar; the lines are decoded as the accepted code
 most probable under the CTC outputs, instead of each line's best path; without a grammar,
 as usual).
@@ -87,7 +88,9 @@ class Adapter(BaseAdapter):
         if self._precision != "fp32":
             self.model_name += " (%s)" % self._precision.upper()
         self._about: Dict[str, str] = {}
-        self._threshold = float(options.get("threshold", 0.5))
+        self.decoding = reader.decoding(self._config)  # how the detector's maps become boxes
+        if options.get("threshold") is not None:
+            self.decoding = self.decoding._replace(threshold=float(options["threshold"]))
         self._grammar = None
         if options.get("grammar"):
             from bench import grammar
@@ -179,7 +182,7 @@ class Adapter(BaseAdapter):
         detector, recognizer = [], []
         for image in images:
             canvas = self.preprocess(image)
-            (found,), feats, rois = self._reader.detect(cpu, [canvas], self._threshold)
+            (found,), feats, rois = self._reader.detect(cpu, [canvas], self.decoding)
             detector.append({"images": self._data.stacked([canvas])})
             if found:
                 found = found[:MAX_LINES]
@@ -203,7 +206,7 @@ class Adapter(BaseAdapter):
 
     def infer(self, inputs: Any) -> List[Word]:
         if self._grammar is not None:
-            found = self._reader.read_in_grammar(self._backend, inputs, self._grammar, self._threshold)
+            found = self._reader.read_in_grammar(self._backend, inputs, self._grammar, self.decoding)
             return [Word(found[1], found[0], None)] if found else []
         return self._read([inputs])[0]
 
@@ -212,7 +215,7 @@ class Adapter(BaseAdapter):
 
     def _read(self, canvases: List[Any]) -> List[List[Word]]:
         return [[Word(text, box, conf) for box, text, conf in lines]
-                for lines in self._reader.read(self._backend, canvases, self._threshold, self.stage_ms)]
+                for lines in self._reader.read(self._backend, canvases, self.decoding, self.stage_ms)]
 
     def versions(self) -> Dict[str, str]:
         out = dict(self._about)

@@ -65,6 +65,26 @@ def test_box_decoding_on_a_hand_made_score_map():
     assert decode.boxes(np.zeros_like(score[0]), geometry) == []
 
 
+def test_a_readers_decoding_joins_the_pieces_of_a_split_line_and_grows_its_boxes():
+    line = (16.0, 20.0, 400.0, 52.0)  # 32 px high
+    score, geometry = data.targets([line])
+    score *= 0.9
+    score[0, :, 40:48] = 0.0  # the map split at x 160-192: boxes (grown by the shrink) 0.6 heights apart
+    pieces = decode.boxes(score[0], geometry)
+    assert len(pieces) == 2
+    (whole, conf), = decode.boxes(score[0], geometry, decode.Decoding(join=0.8))
+    assert conf == pytest.approx(0.9) and whole[0] == min(b[0] for b, _ in pieces)
+    assert whole[2] == max(b[2] for b, _ in pieces)
+    assert len(decode.boxes(score[0], geometry, decode.Decoding(join=0.3))) == 2  # too far apart for 0.3 heights
+    (grown, _), = decode.boxes(score[0], geometry, decode.Decoding(join=0.8, widen=0.25, taller=0.05))
+    height = whole[3] - whole[1]
+    assert grown == pytest.approx((whole[0] - 0.25 * height, whole[1] - 0.05 * height,
+                                   whole[2] + 0.25 * height, whole[3] + 0.05 * height))
+    assert decode.boxes(score[0], geometry, decode.Decoding(threshold=0.95)) == []
+    below = (16.0, 70.0, 150.0, 100.0)  # a line under the first piece: another row, never joined
+    assert len(decode.joined([(pieces[0][0], 0.9), (below, 0.8)], 5.0)) == 2
+
+
 def test_overlapping_boxes_and_fragments_of_a_line_are_suppressed():
     assert decode.iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
     line, below = (0.0, 10.0, 300.0, 40.0), (0.0, 44.0, 200.0, 70.0)  # two lines of a code, 4 px apart
@@ -339,3 +359,16 @@ def test_a_canvas_for_reading_is_cut_down_to_its_image_and_batches_extend_it_wit
     assert images.shape == (2, 1, 128, 512)
     assert np.array_equal(images[0, 0, :64], canvas.image) and np.all(images[0, 0, 64:] == np.float32(canvas.fill))
     assert np.array_equal(images[1, 0, :, :128], block.image) and np.all(images[1, 0, :, 128:] == np.float32(block.fill))
+
+
+def test_grey_order_statistics_from_histograms_are_numpys():
+    from models.fots import grey
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        image = rng.integers(0, 256, (int(rng.integers(1, 60)), int(rng.integers(1, 400))), dtype=np.uint8)
+        image = image[:, ::2] if image.shape[1] > 1 and rng.random() < 0.3 else image  # a view, not contiguous
+        assert grey.median(image) == float(np.median(image))
+        assert grey.percentiles(image, (2, 98)) == pytest.approx(list(np.percentile(image, (2, 98))), abs=1e-9)
+    assert grey.median(np.full((3, 3), 9, np.uint8)) == 9.0
+    assert grey.median(np.array([0.5, 0.25], np.float32)) == pytest.approx(0.375)  # other types: numpy's own

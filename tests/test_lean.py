@@ -167,3 +167,47 @@ def test_a_lighter_detector_trains_behind_the_readers_recogniser(tmp_path):
     assert adapter._backend.reads_upright and "MNV3S" in adapter.model_name
     entry = open_dataset(EMBEDDED).entries[0]
     assert isinstance(join_reading_order(adapter.infer(adapter.preprocess(decode_image(read_bytes(entry), entry)))), str)
+
+
+def test_a_readers_decoding_is_chosen_on_validation_frames_and_read_with_its_weights(tmp_path):
+    """`python -m models.fots.tune_decoding --write`: the grid scored on the benchmark
+    generator's validation frames (never the embedded set), the best setting recorded in the
+    weights' config.json with what it was chosen on; the adapter reads with it, and a
+    suite's ``threshold`` option still has the last word on the threshold."""
+    from models.fots import decode
+
+    folder = str(tmp_path / "lite")
+    shutil.copytree(os.path.join(REPO, "models", "fots", "weights", "fots-lite"), folder)
+    photos = str(tmp_path / "photos")
+    os.makedirs(os.path.join(photos, "img"))
+    source = os.path.join(REPO, "datasets", "real-useby", "train")
+    with open(os.path.join(source, "manifest.csv")) as f:
+        rows = f.read().splitlines()[:4]
+    for row in rows[1:]:
+        shutil.copy(os.path.join(source, row.split(",")[0]), os.path.join(photos, row.split(",")[0]))
+    with open(os.path.join(photos, "manifest.csv"), "w") as f:
+        f.write("\n".join(rows) + "\n")
+    proc = subprocess.run([sys.executable, "-m", "models.fots.tune_decoding", "--weights", folder, "--frames", "6",
+                           "--photos", photos, "--write"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| threshold | join | widen | taller | validation frames 5000-5005 exact % | 3 photographs exact % |" \
+        in proc.stdout, proc.stdout
+    chosen = json.load(open(os.path.join(folder, "config.json")))["decoding"]
+    assert "validation frames 5000-5005" in chosen["chosen_on"] and "3 photographs of %s" % photos in chosen["chosen_on"]
+    assert chosen["command"].endswith("--frames 6 --photos %s --write" % photos)
+    adapter = adapter_class(ADAPTER)()
+    adapter.load("onnx-cpu", {"weights": folder})
+    assert adapter.decoding == decode.Decoding(chosen["threshold"], chosen["join"], chosen["widen"], chosen["taller"])
+    adapter.load("onnx-cpu", {"weights": folder, "threshold": 0.7})
+    assert adapter.decoding == decode.Decoding(0.7, chosen["join"], chosen["widen"], chosen["taller"])
+    adapter.load("cpu", {})
+    assert adapter.decoding == decode.Decoding()  # the reader's own config sets none
+    proc = subprocess.run([sys.executable, "-m", "models.fots.tune_decoding", "--weights", folder, "--frames", "0"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 2 and "--frames: 1 to 1000" in proc.stderr
+    os.remove(os.path.join(photos, "img", rows[2].split(",")[0][4:]))  # a photograph gone
+    proc = subprocess.run([sys.executable, "-m", "models.fots.tune_decoding", "--weights", folder, "--frames", "2",
+                           "--photos", photos], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    assert proc.returncode == 2 and "manifest.csv row 3" in proc.stderr and "Traceback" not in proc.stderr

@@ -15,7 +15,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from models.fots import orient
+from models.fots import grey, orient
 from models.fots.spec import SHRINK
 
 CANVAS_H, CANVAS_W = 128, 512
@@ -52,7 +52,7 @@ def to_canvas(gray: np.ndarray, offset_xy: Tuple[float, float] = (0.0, 0.0), mar
     """Fit a grey uint8 image onto the canvas, with ``margin`` of its height of its median
     grey added around it first (the canvas's ``source`` and ``pad``); with ``fit``, a canvas
     cut down to the image (``fitted_side``)."""
-    pad, fill = int(round(margin * gray.shape[0])), float(np.median(gray))
+    pad, fill = int(round(margin * gray.shape[0])), grey.median(gray)
     if pad:  # its median grey around it: the median stays the canvas's fill
         gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=fill)
     h, w = gray.shape[:2]

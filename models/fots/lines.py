@@ -22,6 +22,8 @@ from typing import Sequence, Tuple
 import cv2
 import numpy as np
 
+from models.fots import grey
+
 HEIGHT = 32
 STEP = 4  # input columns per CTC step
 MIN_WIDTH, MAX_WIDTH = 32, 1024
@@ -48,9 +50,9 @@ def line_input(gray: np.ndarray, box: Sequence[float]) -> np.ndarray:
     width = int(min(MAX_WIDTH, max(MIN_WIDTH, round(rw * HEIGHT / float(rh)))))
     width = (width + STEP - 1) // STEP * STEP
     out = cv2.resize(region, (width, HEIGHT), interpolation=cv2.INTER_AREA if rh > HEIGHT else cv2.INTER_LINEAR)
-    out = out.astype(np.float32)
-    lo, hi = (float(v) for v in np.percentile(out, (2, 98)))
-    return np.clip((out - np.float32(lo)) / np.float32(max(hi - lo, 8.0)), 0.0, 1.0).astype(np.float32)
+    lo, hi = grey.percentiles(out, (2, 98))
+    out = (out.astype(np.float32) - np.float32(lo)) / np.float32(max(hi - lo, 8.0))
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def regions(boxes: np.ndarray, widths: Sequence[int], widest: int) -> np.ndarray:

@@ -20,6 +20,8 @@ from typing import Tuple
 import cv2
 import numpy as np
 
+from models.fots import grey
+
 SIDE = 96  # the long side of the image the angle is measured on
 COARSE, FINE = 3.0, 0.5  # degrees between candidates: over [-90, 90), then around the best
 MIN_TURN = 2.0  # an angle closer to 0 than this: the image is read as it is
@@ -70,7 +72,7 @@ def turned(gray: np.ndarray, angle: float) -> Tuple[np.ndarray, np.ndarray]:
     nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
     matrix[:, 2] += (nw - w) / 2.0, (nh - h) / 2.0
     out = cv2.warpAffine(gray, matrix, (max(1, nw), max(1, nh)), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=float(np.median(gray)))
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=grey.median(gray))
     return out, matrix
 
 

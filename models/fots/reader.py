@@ -121,12 +121,20 @@ class OnnxBackend:
         return self.rec.run(None, {name: given[name] for name in self.inputs})[0]
 
 
-def detect(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5):
+def decoding(config: dict) -> decode.Decoding:
+    """The box decoding a reader's ``config.json`` sets (``"decoding"``; the defaults where it
+    sets none)."""
+    chosen = config.get("decoding") or {}
+    return decode.Decoding(**{name: chosen[name] for name in decode.Decoding._fields if name in chosen})
+
+
+def detect(backend, canvases: Sequence[data.Canvas], decoding: decode.Decoding = decode.Decoding()):
     """The detector's half of reading, on several canvases at once: the (box, confidence)
-    lines found on each, the shared features and the recogniser's RoIs (canvas index, box)."""
+    lines found on each (``decoding`` the maps), the shared features and the recogniser's
+    RoIs (canvas index, box)."""
     images = data.stacked(canvases)
     score, geometry, feats = backend.detect(images)
-    found = [decode.boxes(score[i, 0], geometry[i], threshold) for i in range(len(canvases))]
+    found = [decode.boxes(score[i, 0], geometry[i], decoding) for i in range(len(canvases))]
     rois = [[float(i)] + list(box) for i, lines in enumerate(found) for box, _ in lines]
     return found, feats, np.array(rois, np.float32).reshape(-1, 5)
 
@@ -156,7 +164,7 @@ def line_pixels(canvases: Sequence[data.Canvas], found) -> Tuple[np.ndarray, np.
                         for canvas, lines_found in zip(canvases, found) for box, _ in lines_found])
 
 
-def detect_upright(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
+def detect_upright(backend, canvases: Sequence[data.Canvas], decoding: decode.Decoding = decode.Decoding(),
                    reading_ms: Optional[List[float]] = None):
     """``detect``, then, where the backend has the upright classifier (models/fots/upright.py),
     the canvases whose lines it finds upside down turned over (``data.turned_over``) and
@@ -164,7 +172,7 @@ def detect_upright(backend, canvases: Sequence[data.Canvas], threshold: float = 
     ``line_pixels`` when they are still those of the canvases (else None). Where the
     classifier's pass is the recogniser's too (``OnnxBackend.reads_upright``), its
     milliseconds, with the lines' cutting, go to ``reading_ms``."""
-    found, feats, rois = detect(backend, canvases, threshold)
+    found, feats, rois = detect(backend, canvases, decoding)
     if backend.upright is None or not len(rois):
         return list(canvases), found, feats, rois, None
     began = time.perf_counter()
@@ -177,7 +185,7 @@ def detect_upright(backend, canvases: Sequence[data.Canvas], threshold: float = 
     if not over.any():
         return list(canvases), found, feats, rois, pixels
     canvases = [data.turned_over(c) if k else c for c, k in zip(canvases, over)]
-    return (canvases,) + detect(backend, canvases, threshold) + (None,)
+    return (canvases,) + detect(backend, canvases, decoding) + (None,)
 
 
 def recognize(backend, canvases: Sequence[data.Canvas], found, feats, rois: np.ndarray,
@@ -197,7 +205,7 @@ def recognize(backend, canvases: Sequence[data.Canvas], found, feats, rois: np.n
     return [log_probs[:n, k] for k, n in enumerate(steps)]
 
 
-def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
+def read(backend, canvases: Sequence[data.Canvas], decoding: decode.Decoding = decode.Decoding(),
          stage_ms: Optional[Dict[str, float]] = None, place=to_image) -> List[List[Line]]:
     """The lines of each canvas (``data.to_canvas(gray)``), read in one pass of each graph:
     box (``place(box, canvas)``: by default in the image's pixels), text, confidence; a
@@ -205,7 +213,7 @@ def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
     detection's (with the upright classifier's) and the recognition's milliseconds; a pass
     that reads the lines and tells their way up at once counts as recognition."""
     began, reading_ms = time.perf_counter(), []  # type: float, List[float]
-    canvases, found, feats, rois, pixels = detect_upright(backend, canvases, threshold, reading_ms)
+    canvases, found, feats, rois, pixels = detect_upright(backend, canvases, decoding, reading_ms)
     detected = time.perf_counter()
     texts = iter([decode.ctc_greedy(lp[:, None])[0] for lp in recognize(backend, canvases, found, feats, rois, pixels)])
     if stage_ms is not None:
@@ -220,12 +228,12 @@ def read(backend, canvases: Sequence[data.Canvas], threshold: float = 0.5,
     return out
 
 
-def read_in_grammar(backend, canvas: data.Canvas, grammar, threshold: float = 0.5):
+def read_in_grammar(backend, canvas: data.Canvas, grammar, decoding: decode.Decoding = decode.Decoding()):
     """The lines on a canvas read as one code of ``grammar`` (bench/grammar.py): the
     accepted string closest to the best paths, each character weighed by its CTC
     probabilities; lines top to bottom; a canvas upside down turned over first
     (``detect_upright``). Returns (box around the lines, text, far) or None."""
-    (canvas,), (found,), feats, rois, pixels = detect_upright(backend, [canvas], threshold)
+    (canvas,), (found,), feats, rois, pixels = detect_upright(backend, [canvas], decoding)
     if not found:
         return None
     log_probs = recognize(backend, [canvas], [found], feats, rois, pixels)
