@@ -206,8 +206,15 @@ def test_a_readers_decoding_is_chosen_on_validation_frames_and_read_with_its_wei
     proc = subprocess.run([sys.executable, "-m", "models.fots.tune_decoding", "--weights", folder, "--frames", "0"],
                           cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     assert proc.returncode == 2 and "--frames: 1 to 1000" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "models.fots.tune_decoding", "--weights", photos], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 2 and "is not a reader's weights folder" in proc.stderr and "Traceback" not in proc.stderr
     os.remove(os.path.join(photos, "img", rows[2].split(",")[0][4:]))  # a photograph gone
     proc = subprocess.run([sys.executable, "-m", "models.fots.tune_decoding", "--weights", folder, "--frames", "2",
                            "--photos", photos], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           universal_newlines=True)
     assert proc.returncode == 2 and "manifest.csv row 3" in proc.stderr and "Traceback" not in proc.stderr
+    shutil.rmtree(os.path.join(folder, "onnx"))
+    proc = subprocess.run([sys.executable, "-m", "models.fots.tune_decoding", "--weights", folder], cwd=REPO,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    assert proc.returncode == 2 and "python -m models.fots.export" in proc.stderr and "Traceback" not in proc.stderr

@@ -63,20 +63,28 @@ def main(argv: List[str] = None) -> None:
     args = parser.parse_args(argv)
     if not 1 <= args.frames <= data.VALID_FRAMES:
         parser.error("--frames: 1 to %d (the validation indices), got %d" % (data.VALID_FRAMES, args.frames))
+    from adapters.base import ModeUnavailable
     from adapters.fots import Adapter
 
     adapter = Adapter()
-    adapter.load("onnx-cpu", {"weights": args.weights})
+    try:
+        Adapter.check_options({"weights": args.weights})
+        adapter.load("onnx-cpu", {"weights": args.weights})
+    except (ValueError, ModeUnavailable) as exc:
+        parser.error("--weights: %s" % exc)
+    photos = None
+    if args.photos:  # read first: a mistake there is told before the frames are made
+        try:
+            photos = crops(args.photos)
+        except (dataset.ManifestError, dataset.SampleError) as exc:
+            parser.error("--photos: %s" % exc)
     names = ["validation frames %d-%d of the benchmark's generator (seed %d)"
              % (data.VALID_START, data.VALID_START + args.frames - 1, data.TRAIN_SEED)]
     with tempfile.TemporaryDirectory() as folder:
         sources = [crops(frames.write_dataset(folder, data.TRAIN_SEED, args.frames, start=data.VALID_START))]
-    if args.photos:
-        try:
-            sources.append(crops(args.photos))
-        except (dataset.ManifestError, dataset.SampleError) as exc:
-            parser.error("--photos: %s" % exc)
-        names.append("%d photographs of %s" % (len(sources[-1][0]), args.photos))
+    if photos:
+        sources.append(photos)
+        names.append("%d photographs of %s" % (len(photos[0]), args.photos))
     sources = [([adapter.preprocess(image) for image in images], labels) for images, labels in sources]
     results = [(d, [score(adapter, canvases, labels, d) for canvases, labels in sources]) for d in settings()]
     ranked = sorted(range(len(results)), key=lambda k: (-mean(results[k][1], "strict_acc"),
