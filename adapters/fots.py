@@ -41,7 +41,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import CPU_MODES, ModeUnavailable, Word, number_option, repo_path, torch_gpu_versions
+from adapters.base import CPU_MODES, ModeUnavailable, Word, kept_steps, number_option, repo_path, torch_gpu_versions
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -53,6 +53,7 @@ PRECISIONS = {"fp32": ("detector.onnx", "recognizer.onnx"), "int8": ("detector-i
 class Adapter(BaseAdapter):
     option_names = ("weights", "threshold", "grammar", "precision")
     modes = ("cpu", "gpu", "gpu-fp16", "trt-fp32", "trt-fp16", "trt-int8", "onnx-cpu")
+    onnx_cpu_modes = ("onnx-cpu",)
     packages = ("torch", "torchvision", "onnxruntime", "onnxruntime-gpu", "tensorrt")
 
     @classmethod
@@ -221,6 +222,6 @@ class Adapter(BaseAdapter):
         out = dict(self._about)
         out["fots-weights"] = "%s (%s), detector %d steps, recogniser %d steps" % (
             os.path.basename(os.path.normpath(self._folder)), self._config["backbone"],
-            self._config.get("detector_steps", self._config["steps"]),
-            self._config.get("recognizer_steps", self._config["steps"]))
+            self._config.get("detector_steps", kept_steps(self._config)),
+            self._config.get("recognizer_steps", kept_steps(self._config)))
         return out

@@ -224,8 +224,44 @@ def providers(mode: str, available: Sequence[str], cache: str = "", profiles: Op
     return [("TensorrtExecutionProvider", options), "CUDAExecutionProvider"]
 
 
+_pool = {"wanted": False, "shared": None}  # type: Dict[str, Optional[bool]]
+
+
+def share_threads() -> None:
+    """Ask that this process's sessions (``session``) share one intra-op thread pool (ONNX
+    Runtime's global pool: the cell's ``threads``, else one thread per physical core), made
+    with the first of them. An adapter holds several sessions (the reader: detector and
+    recogniser, one after the other for every image); each with a pool of its own, the
+    pools' threads either spin after a run and take the cores from one another (the
+    reader's detector: 21 ms against 13 ms without) or sleep and must be woken for every
+    operator (fots-lite read a crop in 7.5-8.5 ms with pools of their own that did not spin,
+    6.1-7.0 ms sharing one; 2-core AMD EPYC, docs/our-reader.md, "Lean"). ONNX Runtime
+    then refuses sessions with pools of their own, so only a process whose every session
+    comes from ``session`` asks: the worker, in an adapter's ``onnx_cpu_modes`` (every
+    engine whose sessions the harness makes: PP-OCRv6 and RapidOCR, 66 ms either way, as
+    well as the reader; not in GPU modes, whose sessions leave the CPU little to do and
+    where a TensorRT INT8 cell's calibrator makes sessions of its own)."""
+    _pool["wanted"] = True
+
+
+def shared_pool(onnxruntime) -> bool:
+    """Whether this process's sessions share one pool (``share_threads``); decided once:
+    False where it was not asked for or onnxruntime has no global pool."""
+    if _pool["shared"] is None:
+        setter = getattr(onnxruntime, "set_global_thread_pool_sizes", None)
+        shared = bool(_pool["wanted"]) and setter is not None
+        if shared:
+            try:
+                setter(threads() or 0, 1)
+            except Exception:  # an onnxruntime whose environment refuses it
+                shared = False
+        _pool["shared"] = shared
+    return bool(_pool["shared"])
+
+
 def session(path: str, mode: str, cache: str = "", profiles: Optional[Profiles] = None) -> Any:
-    """An InferenceSession for one ONNX file in ``mode``; TensorRT engines under ``cache``."""
+    """An InferenceSession for one ONNX file in ``mode``; TensorRT engines under ``cache``;
+    on the process's shared thread pool where ``share_threads`` asked for one."""
     import onnxruntime
 
     chosen = providers(mode, onnxruntime.get_available_providers(), cache, profiles)
@@ -233,16 +269,16 @@ def session(path: str, mode: str, cache: str = "", profiles: Optional[Profiles] 
         os.makedirs(cache, exist_ok=True)
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # An adapter holds several sessions (detector, recogniser, upright), each with its own
-    # thread pool; spinning pools take the cores from one another between runs (the reader's
-    # detector: 21 ms spinning against 13 ms without, 2-core AMD EPYC; docs/our-reader.md, "Lean").
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if shared_pool(onnxruntime):
+        options.use_per_session_threads = False
+    else:  # pools of their own that do not spin (share_threads says why)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads() is not None:  # the cell's setting; ONNX Runtime's own default is one thread per physical core
+            options.intra_op_num_threads = threads()
     # No memory pattern: planned per input shape and kept, it holds a block for every canvas
     # and line width seen (the reader on the embedded set: 117 against 86 MB above the images
     # it read, at the same speed).
     options.enable_mem_pattern = False
-    if threads() is not None:  # the cell's setting; ONNX Runtime's own default is one thread per physical core
-        options.intra_op_num_threads = threads()
     out = onnxruntime.InferenceSession(path, sess_options=options, providers=chosen)
     first = chosen[0] if isinstance(chosen[0], str) else chosen[0][0]
     if first not in out.get_providers():
@@ -251,10 +287,13 @@ def session(path: str, mode: str, cache: str = "", profiles: Optional[Profiles] 
 
 
 def describe(mode: str, cache: str) -> Dict[str, str]:
-    """What a run should record about the sessions: runtime version, providers, engine cache."""
+    """What a run should record about the sessions: runtime version, providers, threads, engine cache."""
     import onnxruntime
 
-    info = {"onnxruntime": onnxruntime.__version__, "onnx-providers": ",".join(PROVIDERS[mode])}
+    info = {"onnxruntime": onnxruntime.__version__, "onnx-providers": ",".join(PROVIDERS[mode]),
+            "onnx-threads": "%s, %s" % (threads() or "one per physical core",
+                                        "one pool shared by the sessions" if shared_pool(onnxruntime) else
+                                        "a pool per session, not spinning")}
     if mode.startswith("trt"):
         info.update({"tensorrt": tensorrt_version(), "trt-engine-cache": cache})
     return info

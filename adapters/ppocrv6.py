@@ -42,6 +42,7 @@ BATCH = 6  # the pipeline's recognition and classification batch
 
 class Adapter(BaseAdapter):
     modes = tuple(v4.ORT_MODE)
+    onnx_cpu_modes = ("cpu",)  # rapidocr's pipeline on ONNX Runtime's CPU provider
     mode_notes = {"trt-int8": "PP-OCRv6's float ONNX models are not calibrated for INT8 by this adapter"}
     packages = ("rapidocr", "onnxruntime", "onnxruntime-gpu", "tensorrt")
     model_name = "PP-OCRv6 small (det + rec)"
@@ -86,8 +87,9 @@ class Adapter(BaseAdapter):
                     "cls": {"x": ((1, 3, 48, 192), (BATCH, 3, 48, 192), (BATCH, 3, 48, 192))},
                     "rec": {"x": ((1, 3, 48, 32), (BATCH, 3, 48, 320), (BATCH, 3, 48, 2048))}}
         loaded = {"det": engine._load_det_model, "rec": engine._load_rec_model, "cls": engine._load_cls_model}
+        pipeline = {stage: loaded[stage]() for stage in stages}  # rapidocr's own sessions first (share_threads)
         for stage, path in zip(stages, self._files):  # the pipeline's sessions, replaced by the mode's
-            loaded[stage]().session.session = onnx_runtime.session(path, v4.ORT_MODE[mode], engines, profiles[stage])
+            pipeline[stage].session.session = onnx_runtime.session(path, v4.ORT_MODE[mode], engines, profiles[stage])
         self._engine = engine
         self._about = dict(onnx_runtime.describe(v4.ORT_MODE[mode], engines), models=self.model_name)
 

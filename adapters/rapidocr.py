@@ -26,6 +26,7 @@ BATCH = 6  # RapidOCR's recognition and classification batch
 
 class Adapter(BaseAdapter):
     modes = tuple(ORT_MODE)
+    onnx_cpu_modes = ("cpu",)  # rapidocr's pipeline on ONNX Runtime's CPU provider
     mode_notes = {"trt-int8": "RapidOCR makes its own ONNX Runtime sessions; calibrating its three models for "
                               "INT8 is not wired into this adapter"}
     model_name = "PP-OCRv4 (det + rec)"

@@ -23,6 +23,7 @@ import signal
 import sys
 from typing import Any, Dict, List, Optional, Tuple
 
+from adapters import onnx_runtime
 from adapters.base import ModeUnavailable, threads
 from bench import grammar, scenarios
 from bench.dataset import Entry, SampleError, decode, open_dataset, read_bytes
@@ -110,6 +111,8 @@ def raised_in(exc: BaseException, cls: type) -> bool:
 
 def run(spec: Dict[str, Any], send) -> None:
     adapter = adapter_class(spec["adapter"])()
+    if spec["mode"] in adapter.onnx_cpu_modes:  # no sessions here but the adapter's
+        onnx_runtime.share_threads()
     dataset = open_dataset(spec["dataset"])
     by_id = {e.sample_id: e for e in dataset.entries}
     image_opts = spec["image"]

@@ -118,6 +118,10 @@ def test_default_suite_on_embedded_images(tmp_path):
         assert {"torch-cuda", "torch-cudnn"} <= set(cells[cell]["env"]["packages"]), cell
     assert cells["paddleocr/cpu"]["env"]["packages"]["paddle-cuda"] == "none"  # the CPU build
     assert cells["ppocrv6/cpu"]["env"]["packages"]["rapidocr"] == "3.10.0"
+    # every ONNX Runtime cell on the CPU: the sessions of its worker share one thread pool
+    for cell in ("fots/onnx-cpu", "fots-lite/onnx-cpu", "charcls/onnx-cpu", "easyocr/onnx-cpu", "ppocrv6/cpu",
+                 "rapidocr/cpu"):
+        assert cells[cell]["env"]["packages"]["onnx-threads"].endswith("one pool shared by the sessions"), cell
 
 
 def test_ppocrv6_threads_reach_its_sessions_and_an_old_python_is_a_skip(clean_label, monkeypatch):

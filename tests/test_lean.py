@@ -151,22 +151,28 @@ def test_a_lighter_detector_trains_behind_the_readers_recogniser(tmp_path):
     out = tmp_path / "lite"
     proc = subprocess.run([sys.executable, "-m", "models.fots.train_detector", "--out", str(out), "--steps", "2",
                            "--batch", "4", "--real", str(photos), "--real-share", "0.5", "--valid", "2",
-                           "--valid-every", "2", "--log-every", "1", "--workers", "0"], cwd=REPO,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+                           "--valid-every", "2", "--log-every", "1", "--workers", "0", "--first-frame", "300000"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = [json.loads(line) for line in open(str(out / "train.log"))]
     assert [e["step"] for e in log if "loss" in e] == [1, 2] and all(e["loss"] > 0 for e in log if "loss" in e)
     config = json.loads((out / "config.json").read_text())
     assert config["backbone"] == "mnv3s" and config["recognizer"] == "pixels" and config["real"]["photos"] == 3
-    assert config["recognizer_steps"] == json.load(open(os.path.join(reader.WEIGHTS, "config.json")))["steps"]
+    # the steps of the recogniser's kept weights (its best validation), not of its run's last step
+    assert config["recognizer_steps"] == 51000 and config["train_start"] == 300000
     mine, committed = torch.load(str(out / "model.pt")), torch.load(os.path.join(reader.WEIGHTS, "model.pt"))
     assert all(torch.equal(mine[k], committed[k]) for k in committed if k.startswith("lines."))
     assert {"detector.onnx", graphs.READS_UPRIGHT} <= set(graphs.record(str(out))["graphs"])
     adapter = adapter_class(ADAPTER)()
     adapter.load("onnx-cpu", {"weights": str(out)})
     assert adapter._backend.reads_upright and "MNV3S" in adapter.model_name
+    assert adapter.versions()["fots-weights"].endswith("detector 2 steps, recogniser 51000 steps")
     entry = open_dataset(EMBEDDED).entries[0]
     assert isinstance(join_reading_order(adapter.infer(adapter.preprocess(decode_image(read_bytes(entry), entry)))), str)
+    proc = subprocess.run([sys.executable, "-m", "models.fots.train_detector", "--out", str(tmp_path / "no"),
+                           "--first-frame", "5000"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          universal_newlines=True)
+    assert proc.returncode == 2 and "--first-frame 5000: training frames start at 10000" in proc.stderr
 
 
 def test_a_readers_decoding_is_chosen_on_validation_frames_and_read_with_its_weights(tmp_path):

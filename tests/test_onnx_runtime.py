@@ -1,10 +1,18 @@
 """The ONNX Runtime helper's GPU decisions, testable without a GPU: which providers each mode
-asks for, the reason a mode is skipped, and where TensorRT engines are cached."""
+asks for, the reason a mode is skipped, and where TensorRT engines are cached; and the
+sessions' thread pools."""
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
 import onnxruntime
 import pytest
 
 from adapters import onnx_runtime
 from adapters.base import ModeUnavailable
+from tests.conftest import REPO
 
 GPU_BUILD = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
 
@@ -74,3 +82,41 @@ def test_int8_asks_for_the_calibration_table_with_fp16_fallback_where_the_gpu_ha
     with pytest.raises(ModeUnavailable, match=r"no INT8 kernels for NVIDIA Tegra X1 \(compute capability 5\.3\)"):
         onnx_runtime.require_int8("NVIDIA Tegra X1", (5, 3))
     onnx_runtime.require_int8("NVIDIA H100", (9, 0))  # and this onnxruntime writes tables
+
+
+def test_a_worker_that_asks_shares_one_thread_pool_between_its_sessions():
+    """``share_threads`` (the worker asks for it for the reader's cells): the sessions share
+    ONNX Runtime's global pool, which then refuses sessions with pools of their own (why only
+    a process whose every session is the harness's asks); without it, pools of their own."""
+    script = """
+import json, sys
+import onnxruntime
+from adapters import onnx_runtime
+graphs = "models/fots/weights/fots-lite/onnx/"
+if sys.argv[1] == "share":
+    onnx_runtime.share_threads()
+onnx_runtime.session(graphs + "detector.onnx", "onnx-cpu")
+onnx_runtime.session(graphs + "recognizer.onnx", "onnx-cpu")
+try:
+    onnxruntime.InferenceSession(graphs + "detector.onnx", providers=["CPUExecutionProvider"])
+    own = "made"
+except Exception as exc:
+    own = str(exc)
+print(json.dumps([onnx_runtime.describe("onnx-cpu", "")["onnx-threads"], own]))
+"""
+    out = {}
+    for how in ("share", "own"):
+        proc = subprocess.run([sys.executable, "-c", script, how], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True, env=dict(os.environ, PYTHONPATH=REPO))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[how] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["share"][0] == "one per physical core, one pool shared by the sessions"
+    assert "use_per_session_threads must be false" in out["share"][1]
+    assert out["own"] == ["one per physical core, a pool per session, not spinning", "made"]
+
+
+def test_an_onnxruntime_without_a_global_pool_keeps_pools_of_their_own(monkeypatch):
+    monkeypatch.setattr(onnx_runtime, "_pool", {"wanted": True, "shared": None})
+    assert onnx_runtime.shared_pool(SimpleNamespace()) is False  # JetPack's onnxruntime, were it to lack it
+    monkeypatch.setattr(onnx_runtime, "_pool", {"wanted": False, "shared": None})
+    assert onnx_runtime.shared_pool(onnxruntime) is False  # not asked: nothing set

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from adapters.base import kept_steps
 from models import training
 from models.fots import data, orient, reader
 from models.fots.net import BACKBONES, FOTS
@@ -74,7 +75,7 @@ class DetectorTask(FotsTask):
         self.n_real = int(round(args.batch * args.real_share)) if real is not None else 0
 
     def batches(self, step: int):
-        frames = Frames(data.TRAIN_START + step * self.args.batch, 10 ** 9, self.args.random_lines, self.args.styles)
+        frames = Frames(self.args.first_frame + step * self.args.batch, 10 ** 9, self.args.random_lines, self.args.styles)
         loader = iter(DataLoader(frames, batch_size=self.args.batch - self.n_real, collate_fn=collate,
                                  num_workers=self.args.workers, prefetch_factor=4 if self.args.workers else None))
         rng = np.random.default_rng([data.TRAIN_SEED, step, 7])
@@ -103,9 +104,9 @@ class DetectorTask(FotsTask):
             recognizer = json.load(f)
         return {"backbone": a.backbone, "width": a.width, "hidden": recognizer["hidden"], "recognizer": "pixels",
                 "lines": recognizer.get("lines"), "recognizer_from": os.path.relpath(a.recognizer),
-                "recognizer_steps": recognizer["steps"], "canvas": [data.CANVAS_H, data.CANVAS_W], "batch": a.batch,
+                "recognizer_steps": kept_steps(recognizer), "canvas": [data.CANVAS_H, data.CANVAS_W], "batch": a.batch,
                 "random_lines": a.random_lines, "styles": a.styles, "train_seed": data.TRAIN_SEED,
-                "train_start": data.TRAIN_START, "init": os.path.relpath(a.init) if a.init else None,
+                "train_start": a.first_frame, "init": os.path.relpath(a.init) if a.init else None,
                 "real": {"folder": os.path.relpath(a.real), "share": a.real_share, "photos": len(self.real["images"]),
                          "targets": "the teacher's maps (%s)" % os.path.relpath(a.recognizer)}
                 if self.real is not None else None}
@@ -128,6 +129,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--log-every", type=training.count, default=100)
     parser.add_argument("--random-lines", type=training.share, default=0.3)
     parser.add_argument("--styles", type=training.share, default=0.5)
+    parser.add_argument("--first-frame", type=training.count, default=data.TRAIN_START,
+                        help="the generator's index of the first training frame (default: %(default)s; a run that "
+                             "continues another with --init may start past the frames it saw)")
     parser.add_argument("--real", help="a dataset folder of real photographs one may train on (manifest.csv)")
     parser.add_argument("--real-share", type=training.share, default=0.125, help="share of each batch from --real")
     parser.add_argument("--workers", type=training.count0, default=1, help="processes making frames")
@@ -136,6 +140,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     training.bf16_option(parser)
     parser.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
     args = parser.parse_args(argv)
+    if args.first_frame < data.TRAIN_START:
+        parser.error("--first-frame %d: training frames start at %d (below: the benchmark's and validation's)"
+                     % (args.first_frame, data.TRAIN_START))
     where = training.device()
     torch.manual_seed(0)
     teacher, config = reader.load(args.recognizer, where)

@@ -29,7 +29,8 @@ from bench import dataset, metrics
 from models.fots import data, decode
 from synth import frames
 
-GRID = {"threshold": (0.5, 0.4, 0.45, 0.55), "join": (None, 0.8), "widen": (0.0, 0.2, 0.4), "taller": (0.0, 0.04)}
+GRID = {"threshold": (0.5, 0.45, 0.55), "join": (None, 0.8, 1.5, 3.0, 6.0), "widen": (0.0, 0.2, 0.4),
+        "taller": (0.0, 0.04)}
 
 
 def settings() -> List[decode.Decoding]:
