@@ -83,6 +83,8 @@ class Adapter(BaseAdapter):
         self._kind = self._config.get("recognizer", "features")
         self.stage_ms = {}
         self.model_name = "FOTS %s detector + %s recogniser" % (self._config["backbone"].upper(), RECOGNIZERS[self._kind])
+        if (self._config.get("lines") or {}).get("hidden", 128) != 128:  # a smaller LSTM (models/fots/distill_head.py)
+            self.model_name += " (LSTM of %d)" % self._config["lines"]["hidden"]
         if self._config.get("fine_tuned_from"):
             self.model_name += " fine-tuned on %s" % os.path.basename(os.path.dirname(
                 (self._config.get("dataset") or {}).get("manifest") or "photos/"))

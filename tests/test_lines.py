@@ -240,6 +240,62 @@ def test_the_reader_s_recogniser_trains_on_line_crops_resumes_and_its_weights_re
         assert set(adapter.stage_ms) == {"det", "rec"}
 
 
+def test_a_smaller_lstm_learns_the_recognisers_reading_from_its_own_and_keeps_the_upright_pass(cache, tmp_path):
+    """`python -m models.fots.distill_head` in miniature: the student keeps the teacher's
+    convolutions (frozen) and detector, has an LSTM of 16 units each way, learns from the
+    teacher's outputs and the true text (generated lines and a set's photographs), and its
+    folder reads in PyTorch and ONNX alike, with the one-pass upright graph."""
+    from bench.dataset import decode as decode_image, open_dataset, read_bytes
+    from bench.worker import adapter_class
+    from models.fots import graphs
+    from tests.conftest import EMBEDDED
+
+    teacher = os.path.join(REPO, "models", "fots", "weights", "fots-lite")
+    out = str(tmp_path / "small")
+    proc = subprocess.run([sys.executable, "-m", "models.fots.distill_head", "--teacher", teacher, "--out", out,
+                           "--hidden", "16", "--cache", cache, "--photos",
+                           os.path.join(REPO, "datasets", "real-useby", "train"), "--steps", "2", "--batch", "8",
+                           "--valid", "2", "--valid-every", "2", "--log-every", "1", "--workers", "0"],
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = [json.loads(line) for line in open(os.path.join(out, "train.log"))]
+    assert [e["step"] for e in log if "kl" in e] == [1, 2] and all(e["kl"] > 0 and e["ctc"] > 0 for e in log if "kl" in e)
+    config, taught = (json.loads(open(os.path.join(folder, "config.json")).read()) for folder in (out, teacher))
+    assert config["lines"]["hidden"] == 16 and config["decoding"] == taught["decoding"]
+    assert config["photos"]["train_images"] > 0 and "valid_exact" in config["teacher_valid"]
+    mine, theirs = (torch.load(os.path.join(folder, "model.pt")) for folder in (out, teacher))
+    assert mine["lines.rnn.weight_hh_l0"].shape == (64, 16) and theirs["lines.rnn.weight_hh_l0"].shape == (512, 128)
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs if not k.startswith(("lines.rnn.", "lines.classify.")))
+    assert graphs.READS_UPRIGHT in graphs.record(out)["graphs"]
+    entries = open_dataset(EMBEDDED).entries[:6]
+    read = {}
+    for mode in ("cpu", "onnx-cpu"):
+        adapter = adapter_class("adapters.fots:Adapter")()
+        adapter.load(mode, {"weights": out})
+        assert adapter.model_name.endswith("(LSTM of 16)")
+        read[mode] = [[w.text for w in adapter.infer(adapter.preprocess(decode_image(read_bytes(e), e)))]
+                      for e in entries]
+    assert adapter._backend.reads_upright and read["cpu"] == read["onnx-cpu"]
+    from models.fots import distill_head, line_net, reader
+
+    model, _ = reader.load(teacher)  # cut down to all its units, the teacher's LSTM is itself
+    whole = line_net.LineRecognizer(model.lines.classify.out_features).eval()
+    whole.convs.load_state_dict(model.lines.convs.state_dict())
+    rnn, classify = distill_head.pruned(model.lines, 128)
+    whole.rnn.load_state_dict(rnn)
+    whole.classify.load_state_dict(classify)
+    x = torch.rand(2, 1, lines.HEIGHT, 96)
+    with torch.no_grad():
+        assert torch.allclose(whole(x), model.lines(x), atol=1e-5)
+    for args, said in ((["--teacher", os.path.join(REPO, "models", "fots", "weights", "fots-b0")],
+                        "not a reader with a line recogniser"), (["--cache", str(tmp_path / "none")],
+                                                                "no such line cache")):
+        proc = subprocess.run([sys.executable, "-m", "models.fots.distill_head", "--out", str(tmp_path / "no"),
+                               "--cache", cache] + args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True)
+        assert proc.returncode == 2 and said in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_easyocr_fine_tuning_writes_a_network_easyocr_loads_in_every_cpu_mode(cache, tmp_path):
     from adapters.base import join_reading_order
     from bench.worker import adapter_class

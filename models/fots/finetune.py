@@ -68,7 +68,9 @@ class PhotoTask(train_lines.LinesTask):
 
 class Mixed(torch.utils.data.IterableDataset):
     """Endless batches: each line a generated one with probability ``generated`` (from a line
-    cache, or rendered here without one), else a training photo's line, freshly cut and lit."""
+    cache, or rendered here without one), else a training photo's line, freshly cut and lit;
+    ``train_lines.CHUNK`` batches drawn at a time and grouped by width, so that a batch is
+    not padded to its widest line's width (a code's long line beside a short one)."""
 
     def __init__(self, photo_lines: List[synth_lines.LineSample], cache: str, batch: int, generated: float,
                  step: int, weights: Dict[str, float] = None) -> None:
@@ -80,27 +82,29 @@ class Mixed(torch.utils.data.IterableDataset):
         k, n = (worker.id, worker.num_workers) if worker else (0, 1)
         found = synth_lines.LineCache(self.cache) if self.cache else None
         chance = train_lines.source_weights(found, self.weights) if found is not None else None
-        step = self.step
+        block = self.step // train_lines.CHUNK
         while True:
-            if step % n == k:
-                rng = np.random.default_rng([2, step])
-                samples = []
-                for _ in range(self.size):
-                    if rng.random() < self.generated:
-                        if found is not None:
-                            samples.append(found[int(rng.choice(len(found), p=chance) if chance is not None
-                                                     else rng.integers(len(found)))])
-                        else:
-                            made = synth_lines.line_samples(int(rng.integers(data.TRAIN_START, 10 ** 9)))
-                            samples.append(made[int(rng.integers(len(made)))])
-                    else:
-                        line = self.photo_lines[int(rng.integers(len(self.photo_lines)))]
-                        if rng.random() < 0.5:  # light, blur, noise, JPEG: as another camera would take it
-                            line = line._replace(image=camera(rng, line.image.astype(np.float32) / 255.0))
-                        samples.append(line)
-                yield train_lines.collate([train_lines.view(s, rng, training=True) for s in samples],
-                                          [s.text for s in samples])
-            step += 1
+            if block % n == k:  # CHUNK batches drawn together, grouped by width so that little of each is padding
+                rng = np.random.default_rng([2, block])
+                samples = [self._draw(rng, found, chance) for _ in range(self.size * train_lines.CHUNK)]
+                inputs = [train_lines.view(s, rng, training=True) for s in samples]
+                order = np.argsort([x.shape[1] for x in inputs], kind="stable")
+                for b in rng.permutation(train_lines.CHUNK):
+                    ids = order[b * self.size:(b + 1) * self.size]
+                    yield train_lines.collate([inputs[i] for i in ids], [samples[i].text for i in ids])
+            block += 1
+
+    def _draw(self, rng: np.random.Generator, found: Optional[synth_lines.LineCache],
+              chance: Optional[np.ndarray]) -> synth_lines.LineSample:
+        if rng.random() < self.generated:
+            if found is not None:
+                return found[int(rng.choice(len(found), p=chance) if chance is not None else rng.integers(len(found)))]
+            made = synth_lines.line_samples(int(rng.integers(data.TRAIN_START, 10 ** 9)))
+            return made[int(rng.integers(len(made)))]
+        line = self.photo_lines[int(rng.integers(len(self.photo_lines)))]
+        if rng.random() < 0.5:  # light, blur, noise, JPEG: as another camera would take it
+            line = line._replace(image=camera(rng, line.image.astype(np.float32) / 255.0))
+        return line
 
 
 def read_photos(fots, recognizer, device: str, photos: List[annotated.Photo]) -> Dict[str, float]:

@@ -51,7 +51,8 @@ def _conv(cin: int, cout: int) -> nn.Sequential:
 
 
 class FOTS(nn.Module):
-    def __init__(self, backbone: str = "b0", width: int = 64, hidden: int = 96, recognizer: str = "features") -> None:
+    def __init__(self, backbone: str = "b0", width: int = 64, hidden: int = 96, recognizer: str = "features",
+                 line_hidden: int = 128) -> None:
         super().__init__()
         self.recognizer = recognizer
         make, self.taps, self.pool = BACKBONES[backbone]
@@ -76,7 +77,7 @@ class FOTS(nn.Module):
             self.rnn = nn.LSTM(128, hidden, bidirectional=True)
             self.classify = nn.Linear(2 * hidden, len(VOCAB) + 1)
         else:
-            self.lines = LineRecognizer(len(VOCAB) + 1, fuse=width if recognizer == "both" else 0)
+            self.lines = LineRecognizer(len(VOCAB) + 1, hidden=line_hidden, fuse=width if recognizer == "both" else 0)
 
     def _taps(self, x: torch.Tensor) -> List[torch.Tensor]:
         out = []

@@ -27,7 +27,8 @@ def load(folder: str = WEIGHTS, device: str = "cpu"):
 
     with open(os.path.join(folder, "config.json")) as f:
         config = json.load(f)
-    model = FOTS(config["backbone"], config["width"], config["hidden"], config.get("recognizer", "features"))
+    model = FOTS(config["backbone"], config["width"], config["hidden"], config.get("recognizer", "features"),
+                 (config.get("lines") or {}).get("hidden", 128))
     state = torch.load(os.path.join(folder, "model.pt"), map_location="cpu")
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model.to(device).eval(), config

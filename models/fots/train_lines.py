@@ -34,7 +34,8 @@ from synth import lines as synth_lines
 JITTER_X, JITTER_Y = 0.25, 0.1  # a detector's box error: each edge moves by up to this much of the line's height
 VALID_START = 5000
 GROUPS = ("frames", "styles", "held_out", "binarised", "packs")
-RELOAD = 100  # blocks of 8 batches between two readings of the cache's index
+CHUNK = 8  # batches drawn together and grouped by width
+RELOAD = 100  # blocks of CHUNK batches between two readings of the cache's index
 
 
 def jittered(box: Tuple[float, float, float, float], rng: np.random.Generator) -> Tuple[float, ...]:
@@ -96,7 +97,7 @@ class Batches(torch.utils.data.IterableDataset):
     def __iter__(self):
         worker = torch.utils.data.get_worker_info()
         k, n = (worker.id, worker.num_workers) if worker else (0, 1)
-        chunk = 8  # batches drawn together, sorted by width
+        chunk = CHUNK
         block = self.step // chunk
         while True:
             if block % RELOAD == 0 or block == self.step // chunk:  # a cache still being written grows
