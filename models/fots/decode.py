@@ -56,13 +56,10 @@ def boxes(score: np.ndarray, geometry: np.ndarray, decoding: Decoding = Decoding
     Left and right come from where the component starts and ends, not from the regressed
     distances: a line is up to 500 px long, and those distances, learnt on a CPU budget,
     overshoot by tens of pixels (48 validation frames: CER 41.6% with them, 22.7% this way)."""
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((score > decoding.threshold).astype(np.uint8),
-                                                               connectivity=8)
+    count, labels = cv2.connectedComponents((score > decoding.threshold).astype(np.uint8), connectivity=8)
     found = []
     for k in range(1, count):
-        x, y, w, h = stats[k, :4]  # the component's own rectangle, not the whole map, searched for its cells
-        rows, cols = np.nonzero(labels[y:y + h, x:x + w] == k)
-        rows, cols = rows + y, cols + x
+        rows, cols = np.nonzero(labels == k)
         weight = score[rows, cols]
         cy = (rows + 0.5) * stride
         y0 = float(np.average(cy - geometry[0, rows, cols], weights=weight))

@@ -33,14 +33,12 @@ def _concentration(edges: np.ndarray, angles: np.ndarray) -> np.ndarray:
     ``y cos a - x sin a``, all angles in one histogram."""
     ys, xs = np.nonzero(edges > edges.mean())
     weights = edges[ys, xs].astype(np.float64)
-    theta = np.radians(angles)
-    rows = np.outer(np.cos(theta), ys)  # (angles, pixels)
-    rows -= np.outer(np.sin(theta), xs)
-    rows -= rows.min()
-    rows = rows.astype(np.int64)  # all >= 0: truncation is the floor
+    theta = np.radians(angles)[:, None]
+    rows = ys[None, :] * np.cos(theta) - xs[None, :] * np.sin(theta)  # (angles, pixels)
+    rows = np.floor(rows - rows.min()).astype(np.int64)
     bins = int(rows.max()) + 1
-    rows += bins * np.arange(len(angles))[:, None]
-    sums = np.bincount(rows.ravel(), np.tile(weights, len(angles)), bins * len(angles)).reshape(len(angles), bins)
+    sums = np.bincount((rows + bins * np.arange(len(angles))[:, None]).ravel(), np.tile(weights, len(angles)),
+                       bins * len(angles)).reshape(len(angles), bins)
     return (sums * sums).sum(axis=1)
 
 
