@@ -256,10 +256,12 @@ def test_a_smaller_lstm_learns_the_recognisers_reading_from_its_own_and_keeps_th
                            "--hidden", "16", "--cache", cache, "--photos",
                            os.path.join(REPO, "datasets", "real-useby", "train"), "--steps", "2", "--batch", "8",
                            "--valid", "2", "--valid-every", "2", "--log-every", "1", "--workers", "0"],
-                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=600)
+                          cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     log = [json.loads(line) for line in open(os.path.join(out, "train.log"))]
-    assert [e["step"] for e in log if "kl" in e] == [1, 2] and all(e["kl"] > 0 and e["ctc"] > 0 for e in log if "kl" in e)
+    steps = [e for e in log if "kl" in e]
+    assert [e["step"] for e in steps] == [1, 2] and all(e["kl"] > 0 and e["ctc"] > 0 for e in steps)
     config, taught = (json.loads(open(os.path.join(folder, "config.json")).read()) for folder in (out, teacher))
     assert config["lines"]["hidden"] == 16 and config["decoding"] == taught["decoding"]
     assert config["photos"]["train_images"] > 0 and "valid_exact" in config["teacher_valid"]

@@ -9,9 +9,9 @@ so that the upright classifier that shares them (models/fots/upright.py) keeps w
 every line's columns are computed once for both LSTMs; the student starts as the teacher's
 LSTM cut down to its most weighty units (``pruned``) and is trained to match the teacher's
 CTC distribution at every step of the line (KL divergence) and, weighted by ``--ctc``, the
-line's true text (CTC). Lines come from a line cache (python -m synth.lines) and, with ``--photos``, from
-the training photographs of an annotated set (models/fots/annotated.py), as the photo
-fine-tuning draws them. Validation: the generated validation lines of
+line's true text (CTC). Lines come from a line cache (python -m synth.lines) and, with
+``--photos``, from the training photographs of an annotated set (models/fots/annotated.py),
+as the photo fine-tuning draws them. Validation: the generated validation lines of
 models/fots/train_lines.py (the kept weights: the best mean exact rate), with the teacher's
 own figures on them recorded at the start.
 
@@ -120,10 +120,12 @@ class DistillTask(train_lines.LinesTask):
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--teacher", default=reader.WEIGHTS,
-                        help="reader weights whose recogniser teaches and whose detector is kept (default: %(default)s)")
+                        help="reader weights whose recogniser teaches and whose detector is kept "
+                             "(default: %(default)s)")
     parser.add_argument("--out", required=True, help="weights folder to write (a whole reader)")
     parser.add_argument("--cache", required=True, help="a line cache (python -m synth.lines)")
-    parser.add_argument("--photos", default=None, help="an annotated set whose training photographs' lines are mixed in")
+    parser.add_argument("--photos", default=None,
+                        help="an annotated set whose training photographs' lines are mixed in")
     parser.add_argument("--photo-share", type=training.share, default=0.25, help="share of each batch from --photos")
     parser.add_argument("--hidden", type=training.count, default=64, help="the student LSTM's units each way")
     parser.add_argument("--ctc", type=training.positive, default=0.5, help="weight of the CTC loss on the true text")
