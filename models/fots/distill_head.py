@@ -83,9 +83,7 @@ class DistillTask(train_lines.LinesTask):
     def batches(self, step: int) -> Iterator[Any]:
         if not self.photo_lines:
             return super().batches(step)
-        source = finetune.Mixed(self.photo_lines, self.cache, self.batch_size, 1.0 - self.photo_share, step)
-        return iter(torch.utils.data.DataLoader(source, batch_size=None, num_workers=self.workers,
-                                                prefetch_factor=4 if self.workers else None))
+        return self.loaded(finetune.Mixed(self.photo_lines, self.cache, self.batch_size, 1.0 - self.photo_share, step))
 
     def loss(self, model, batch, device: str) -> Dict[str, torch.Tensor]:
         x, steps, labels, lengths, _ = batch

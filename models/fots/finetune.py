@@ -48,9 +48,7 @@ class PhotoTask(train_lines.LinesTask):
         self.reader, _ = reader.load(detector, training.device())
 
     def batches(self, step: int) -> Iterator[Any]:
-        source = Mixed(self.photo_lines, self.cache, self.batch_size, self.generated, step, self.weights)
-        return iter(torch.utils.data.DataLoader(source, batch_size=None, num_workers=self.workers,
-                                                prefetch_factor=4 if self.workers else None))
+        return self.loaded(Mixed(self.photo_lines, self.cache, self.batch_size, self.generated, step, self.weights))
 
     def validate(self, model, device: str) -> Dict[str, Any]:
         out = super().validate(model, device)

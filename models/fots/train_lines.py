@@ -157,10 +157,12 @@ class LinesTask(training.Task):
         self.valid = valid_lines(valid)
 
     def batches(self, step: int) -> Iterator[Any]:
-        source = Batches(self.cache, self.batch_size, step, self.seed, self.weights)
-        loader = torch.utils.data.DataLoader(source, batch_size=None, num_workers=self.workers,
-                                             prefetch_factor=4 if self.workers else None)
-        return iter(loader)
+        return self.loaded(Batches(self.cache, self.batch_size, step, self.seed, self.weights))
+
+    def loaded(self, source: torch.utils.data.IterableDataset) -> Iterator[Any]:
+        """Batches of an endless ``source`` of batches, made by ``workers`` processes."""
+        return iter(torch.utils.data.DataLoader(source, batch_size=None, num_workers=self.workers,
+                                                prefetch_factor=4 if self.workers else None))
 
     def size(self, batch: Any) -> int:
         return int(batch[0].shape[0])
