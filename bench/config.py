@@ -76,6 +76,8 @@ def read_suite(path: str) -> Dict[str, Any]:
             text = f.read()
     except UnicodeDecodeError as exc:
         raise ConfigError("%s: not UTF-8 text (%s)" % (path, exc))
+    except OSError as exc:
+        raise ConfigError("%s: cannot read the suite (%s)" % (path, exc.strerror or exc))
     if path.endswith(".json"):
         try:
             suite = json.loads(text, object_pairs_hook=lambda pairs: _unique_keys(pairs, path))

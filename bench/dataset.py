@@ -199,7 +199,10 @@ def _regular_file_bytes(path: str) -> bytes:
     the read, or never end), without opening it."""
     import stat
 
-    if not stat.S_ISREG(os.stat(path).st_mode):
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise OSError(0, "a folder, not an image file")
+    if not stat.S_ISREG(mode):
         raise OSError(0, "not a regular file (a pipe, device or socket)")
     with open(path, "rb") as f:
         return f.read()

@@ -352,10 +352,11 @@ def load(path: str) -> Grammar:
 
 def describe(path: str, truths: List[str]) -> Dict[str, object]:
     """For run.json: the grammar's path, its sha256 and its warnings on these truths; a
-    GrammarError if it does not parse."""
+    GrammarError if it cannot be read or does not parse."""
+    parsed = load(path)
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
-    return {"path": path, "sha256": digest, "warnings": unused_templates(load(path), truths)}
+    return {"path": path, "sha256": digest, "warnings": unused_templates(parsed, truths)}
 
 
 def unused_templates(grammar: Grammar, truths: List[str]) -> List[str]:

@@ -58,8 +58,12 @@ class RunLock:
 
 def create(parent: str) -> str:
     """A new, empty run folder under ``parent``, named for the time (``20261123-160000``);
-    two runs started in one second get ``-2``, ``-3``... rather than one folder."""
-    os.makedirs(parent, exist_ok=True)
+    two runs started in one second get ``-2``, ``-3``... rather than one folder. An OSError
+    naming ``parent`` where it cannot be made."""
+    try:
+        os.makedirs(parent, exist_ok=True)
+    except OSError as exc:
+        raise OSError("results folder %s: cannot be made (%s)" % (parent, exc.strerror or exc))
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
         path = os.path.join(parent, stamp if n == 1 else "%s-%d" % (stamp, n))

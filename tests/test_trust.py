@@ -204,6 +204,18 @@ def test_suite_values_and_files_that_do_not_parse_are_named(tmp_path, small_data
     assert proc.returncode == 2 and "%s: not valid YAML" % bad in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_a_suite_grammar_or_results_folder_that_cannot_be_opened_is_named(tmp_path, small_dataset):
+    (tmp_path / "a-file").write_text("")
+    suite = write_suite(tmp_path / "suite.json", {"echo": ECHO})
+    for args, said in [(("--config", tmp_path / "gone.yaml"), "%s: cannot read the suite" % (tmp_path / "gone.yaml")),
+                       (("--config", suite, "--grammar", tmp_path / "gone.txt"),
+                        "%s: cannot read the grammar" % (tmp_path / "gone.txt")),
+                       (("--config", suite, "--results", tmp_path / "a-file"),
+                        "results folder %s" % (tmp_path / "a-file"))]:
+        proc = bench(*(args + ("--dataset", small_dataset)))
+        assert proc.returncode == 2 and said in proc.stderr and "Errno" not in proc.stderr, proc.stderr
+
+
 def test_a_run_in_which_every_cell_failed_exits_non_zero(tmp_path, small_dataset):
     suite = write_suite(tmp_path / "suite.json", {"crash": {"adapter": "tests.fault_adapters:Crash"}},
                         telemetry_interval_s=0)

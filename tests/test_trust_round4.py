@@ -56,7 +56,10 @@ def test_a_missing_and_a_corrupt_image_with_empty_labels_are_not_counted_correct
     assert "manifest.csv rows 3 and 4 have an empty label" in proc.stderr, proc.stderr
     out = report(tmp_path / "results", "--out", tmp_path / "report")
     assert out.returncode == 0, out.stderr
-    assert "33.3" in (tmp_path / "report" / "report.md").read_text()
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "33.3" in text
+    assert "- 2 of 3 samples failed, first: manifest.csv row 3: cannot read image" in text, text
+    assert "they count as wrong: echo" in text, text
 
 
 # 3. one run id on two devices ------------------------------------------------------------------
@@ -110,14 +113,18 @@ def test_an_engine_name_that_would_name_files_elsewhere_is_refused(tmp_path, sma
 
 
 # 9-10. files that are not images, data that changes -------------------------------------------
-def test_a_fifo_named_by_the_manifest_is_an_error_row_not_a_hang(tmp_path):
+def test_a_fifo_or_a_folder_named_by_the_manifest_is_an_error_row_not_a_hang(tmp_path):
     data = _images(tmp_path / "d", ["a.png"])
     os.mkfifo(str(tmp_path / "d" / "img" / "pipe.png"))
-    (tmp_path / "d" / "manifest.csv").write_text("image,text\nimg/a.png,LOT 123\nimg/pipe.png,LOT 123\n")
+    os.mkdir(str(tmp_path / "d" / "img" / "folder.png"))
+    (tmp_path / "d" / "manifest.csv").write_text("image,text\nimg/a.png,LOT 123\nimg/pipe.png,LOT 123\n"
+                                                 "img/folder.png,LOT 123\n")
     proc = _run(tmp_path, data)
     assert proc.returncode == 0, proc.stderr
     rows = read_samples(os.path.join(run_folder(tmp_path / "results"), "samples.csv"))
-    assert [r for r in rows if "not a regular file" in r["error"]], rows
+    errors = {r["sample_id"]: r["error"] for r in rows}
+    assert "row 3" in errors["img/pipe.png"] and "not a regular file" in errors["img/pipe.png"], rows
+    assert "row 4" in errors["img/folder.png"] and "a folder, not an image file" in errors["img/folder.png"], rows
 
 
 def test_a_dataset_changed_during_a_run_fails_the_next_cells_naming_the_change(tmp_path):

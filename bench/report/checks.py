@@ -41,6 +41,21 @@ def unstable_passes(cells: pd.DataFrame) -> List[str]:
             for r in cells.itertuples()]
 
 
+def sample_errors(ok: pd.DataFrame) -> List[str]:
+    """A warning for the measured cells some of whose samples could not be read (an image
+    missing or corrupt, a box outside it, the engine failing on it): they count as wrong.
+    Cells with the same count and first reason share one line."""
+    if "n_errors" not in ok.columns:
+        return []
+    groups: Dict[str, List[str]] = {}
+    for r in ok.itertuples():
+        errors = pd.to_numeric(r.n_errors, errors="coerce")
+        if errors and errors > 0:  # the runner's reason: "K of N samples failed, first: ..."
+            groups.setdefault(r.reason or "%d of %d samples failed" % (errors, r.n), []).append(
+                "%s %s" % (r.engine, cell_label(r.device, r.mode)))
+    return ["%s; they count as wrong: %s" % (reason, ", ".join(cells)) for reason, cells in groups.items()]
+
+
 def warnings(results: Results, summary: pd.DataFrame, references: pd.DataFrame) -> List[str]:
     out: List[str] = []
     ok = summary[summary["status"] == "ok"]
@@ -61,6 +76,7 @@ def warnings(results: Results, summary: pd.DataFrame, references: pd.DataFrame) 
         out.append("runs on different datasets are compared: " + "; ".join(
             "%s run %s: %s (%s…)" % (run.label, run.meta["run_id"], run.meta["dataset"].get("path"), (h or "?")[:12])
             for h, run in hashes.items()))
+    out += sample_errors(ok)
     few = ok[ok["n"] < MIN_SAMPLES]
     for r in few.itertuples():
         out.append("%s %s has %d samples, fewer than %d: no 95%% interval is reported."
