@@ -36,7 +36,8 @@ PyTorch and ``onnx-cpu``; TensorRT modes (engines built for one image) and gramm
 read one image at a time."""
 import json
 import os
-from typing import Any, Dict, List
+import zipfile
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -48,6 +49,28 @@ ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
 MAX_LINES = 16  # lines per image in the TensorRT recogniser's profile
 RECOGNIZERS = {"features": "shared-features", "pixels": "line-pixels", "both": "line-pixels + shared-features"}
 PRECISIONS = {"fp32": ("detector.onnx", "recognizer.onnx"), "int8": ("detector-int8.onnx", "recognizer.onnx")}
+
+
+def weights_problem(folder: str) -> Optional[str]:
+    """What makes a weights folder unreadable, found without torch: a ``config.json`` that is
+    not JSON or lacks the network's settings, a ``model.pt`` that is not the zip archive torch
+    writes (cut short by a copy, or a Git LFS pointer); None for a readable one."""
+    config = os.path.join(folder, "config.json")
+    try:
+        with open(config, encoding="utf-8") as f:
+            settings = json.load(f)
+    except (OSError, ValueError) as exc:
+        return "%s cannot be read as JSON (%s)" % (config, exc)
+    if not isinstance(settings, dict):
+        return "%s holds no settings (a JSON object)" % config
+    missing = [key for key, kind in (("backbone", str), ("width", int), ("hidden", int))
+               if not isinstance(settings.get(key), kind)]
+    if missing:
+        return "%s lacks the network's %s" % (config, ", ".join(missing))
+    model = os.path.join(folder, "model.pt")
+    if not zipfile.is_zipfile(model):
+        return "%s is not a torch checkpoint (a zip archive): cut short by a copy, or a Git LFS pointer?" % model
+    return None
 
 
 class Adapter(BaseAdapter):
@@ -69,6 +92,10 @@ class Adapter(BaseAdapter):
                 os.path.isfile(os.path.join(repo_path(weights), name)) for name in ("config.json", "model.pt"))):
             raise ValueError("weights: %r is not a reader's weights folder (model.pt and config.json; paths are "
                              "relative to the repository)" % (weights,))
+        if weights is not None:
+            problem = weights_problem(repo_path(weights))
+            if problem:
+                raise ValueError("weights: %s" % problem)
 
     def load(self, mode: str, options: Dict[str, Any]) -> None:
         from models.fots import data, reader

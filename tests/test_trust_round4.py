@@ -437,3 +437,32 @@ def test_the_default_suite_runs_each_general_engine_with_its_defaults_and_tuned_
         "adapters.easyocr:Adapter"
     assert set(engines["easyocr-codes"]["options"]) == {"network"}
     assert "readtext" in engines["easyocr-codes-tuned"]["options"]
+
+
+# 30. a damaged weights folder -----------------------------------------------------------------
+def test_a_damaged_weights_folder_is_refused_before_anything_runs_naming_the_file(tmp_path, small_dataset):
+    import shutil
+
+    from tests.conftest import REPO
+
+    lite = os.path.join(REPO, "models", "fots", "weights", "fots-lite")
+    cases = {"not-json": ("config.json", b"{", "config.json cannot be read as JSON"),
+             "no-backbone": ("config.json", None, "config.json lacks the network's backbone"),
+             "cut-short": ("model.pt", None, "model.pt is not a torch checkpoint")}
+    for name, (damaged, content, said) in cases.items():
+        folder = tmp_path / name
+        os.makedirs(str(folder))
+        for kept in ("config.json", "model.pt"):
+            shutil.copy(os.path.join(lite, kept), str(folder / kept))
+        if name == "no-backbone":
+            config = json.load(open(str(folder / "config.json")))
+            del config["backbone"]
+            content = json.dumps(config).encode()
+        if name == "cut-short":
+            content = (folder / "model.pt").read_bytes()[:50000]
+        (folder / damaged).write_bytes(content)
+        proc = _run(tmp_path, small_dataset, {"fots": {"adapter": "adapters.fots:Adapter", "modes": ["cpu"],
+                                                        "options": {"weights": str(folder)}}})
+        assert proc.returncode == 2 and "engines.fots.options: weights: %s" % (folder / damaged) in proc.stderr, \
+            proc.stderr
+        assert said in proc.stderr and "Traceback" not in proc.stderr and not (tmp_path / "results").exists()
