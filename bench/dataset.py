@@ -100,20 +100,24 @@ def read_manifest(path: str) -> List[Entry]:
         if box_cols and len(box_cols) != 4:
             raise ManifestError("%s: box columns must be all of x,y,w,h or none; found %s"
                                 % (path, ",".join(box_cols)))
-        rows: List[dict] = []
+        rows: List[Tuple[int, dict]] = []  # (the row's line in the file: blank lines are skipped, not rows)
         for row in reader:
-            rows.append(row)
-    except csv.Error as exc:  # the row after the last one read is the one that broke
-        raise ManifestError("%s row %d: not valid CSV (%s%s)" % (path, len(rows) + 2, exc, "; a quote (\") opened "
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:  # the first row after the last one read is the one that broke
+        lines = text.splitlines()
+        broke = rows[-1][0] + 1 if rows else 2
+        while broke < len(lines) and not lines[broke - 1].strip():
+            broke += 1
+        raise ManifestError("%s row %d: not valid CSV (%s%s)" % (path, broke, exc, "; a quote (\") opened "
                                                                  "here is never closed" if "end of data" in str(exc)
                                                                  else ""))
     if not rows:
         raise ManifestError("%s: no rows" % path)
 
     entries: List[Entry] = []
-    names = set((row.get("image") or "").strip() for row in rows)  # no made id may be another row's image path
+    names = set((row.get("image") or "").strip() for _, row in rows)  # no made id may be another row's image path
     used: set = set()
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         where = "%s row %d" % (name, line)
         if None in row:  # more fields than the header
             raise ManifestError("%s: %d field(s) more than the header" % (where, len(row[None])))
@@ -128,6 +132,10 @@ def read_manifest(path: str) -> List[Entry]:
         image = (row.get("image") or "").strip()
         if not image:
             raise ManifestError("%s: empty image path" % where)
+        if image == "image" and (row.get("text") or "").strip() == "text":
+            raise ManifestError("%s: the header again (manifests joined?): remove the row" % where)
+        if "\\" in image and os.sep == "/" and not os.path.exists(os.path.join(root, image)):
+            image = image.replace("\\", "/")  # a manifest written on Windows: img\a.jpg is img/a.jpg
         box, problem = _parse_box(row, where)
         sample_id = image
         if sample_id in used:  # the same image named again: its row makes it a sample of its own

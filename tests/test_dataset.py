@@ -49,6 +49,20 @@ def test_bad_rows_become_samples_with_a_problem(tmp_path):
         read_bytes(entries[0])
 
 
+def test_rows_are_named_by_their_line_across_blank_lines_and_windows_paths_and_a_second_header_are_met(tmp_path):
+    os.makedirs(str(tmp_path / "img"))
+    image(tmp_path / "img")
+    entries = read_manifest(manifest(tmp_path, "image,text\r\n\r\nimg\\a.png,A\r\n\r\n\r\nnone.png,B\r\n"))
+    assert [e.where for e in entries] == ["manifest.csv row 3", "manifest.csv row 6"]
+    assert entries[0].sample_id == "img/a.png" and len(read_bytes(entries[0])) > 0  # written on Windows
+    with pytest.raises(SampleError, match=r"row 6: cannot read image .*none\.png"):
+        read_bytes(entries[1])
+    with pytest.raises(ManifestError, match=r"row 5: not valid CSV .*a quote"):
+        read_manifest(manifest(tmp_path, 'image,text\na.png,A\n\n\n"b.png,B\nc.png,C\n'))
+    with pytest.raises(ManifestError, match="row 4: the header again"):
+        read_manifest(manifest(tmp_path, "image,text\na.png,A\n\nimage,text\nb.png,B\n"))
+
+
 def test_missing_and_corrupt_images_name_file_and_row(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     entries = read_manifest(manifest(tmp_path, "image,text\nnone.png,A\nbad.jpg,B\n"))
