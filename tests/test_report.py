@@ -68,6 +68,7 @@ def test_report_tables_match_the_result_csvs(results, tmp_path):
 
     md = (out / "report.md").read_text()
     assert "### tesseract" in md and "| Server CPU" in md
+    assert "--alias" not in md and "--order" not in md  # both name what the runs hold: no warning
     assert "skipped (Tesseract has no GPU backend): tesseract Server GPU, tesseract Nano GPU" in md
     # the published PaddleOCR FP16 collapse on the Nano is flagged as published
     assert "Published: paddleocr on Nano: Nano TRT FP16 reads far worse than Nano TRT FP32" in md
@@ -76,6 +77,16 @@ def test_report_tables_match_the_result_csvs(results, tmp_path):
     for png in ("throughput.png", "accuracy_latency.png", "confusions.png"):
         assert (out / png).stat().st_size > 10000, png
         assert "](%s)" % png in md
+
+
+def test_an_alias_or_order_naming_nothing_is_warned_about_and_an_empty_alias_refused(results, tmp_path):
+    proc = report(results, "--out", tmp_path / "r", "--alias", "nano=Nano", "--order", "Server CPU,Nano CPU")
+    assert proc.returncode == 0, proc.stderr
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "--alias nano=Nano names no device of these runs (they are nano-box, server-box)" in md, md
+    assert "--order names 'Server CPU', 'Nano CPU', which no table has" in md and "nano-box CPU" in md, md
+    proc = report(results, "--out", tmp_path / "r2", "--alias", "nano-box=")
+    assert proc.returncode == 2 and "--alias 'nano-box='" in proc.stderr and not (tmp_path / "r2").exists()
 
 
 def test_published_columns_sit_beside_measured_ones(results, tmp_path):

@@ -26,6 +26,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except ValueError:
         print("error: --alias takes DEVICE=LABEL", file=sys.stderr)
         return 2
+    empty = [a for a in args.alias if not all(part.strip() for part in a.split("=", 1))]
+    if empty:
+        print("error: --alias %r: DEVICE=LABEL, neither empty" % empty[0], file=sys.stderr)
+        return 2
     try:
         results = load(args.paths, aliases)
         path = document.write(results, args.out, None if args.no_references else args.references,

@@ -150,6 +150,12 @@ def write(results: Results, out: str, references_path: Optional[str], order: Opt
            "measured: their reasons are under Warnings." % not_measured, "",
            tables.to_markdown(headline, index=False), "", "![Accuracy against latency](accuracy_latency.png)", ""]
     warns = checks.warnings(results, summary, references) + checks.unstable_passes(scores.unstable(every_pass))
+    if order:  # a label that names no column (a typo) would be ordered silently last
+        known = set(tables.column_order(ok, None, devices))
+        unknown = [label for label in order if label not in known]
+        if unknown:
+            warns.append("--order names %s, which no table has (its columns: %s)"
+                         % (", ".join(repr(u) for u in unknown), ", ".join(sorted(known))))
     md += ["## Warnings", ""] + (["- " + w for w in warns] if warns else ["None."]) + [""]
 
     md += ["## Results per engine", ""]

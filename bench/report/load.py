@@ -158,6 +158,9 @@ def load(paths: List[str], aliases: Optional[Dict[str, str]] = None) -> Results:
         raise ReportError("no run here can be reported: %s" % "; ".join(skipped))
     runs = sorted(found, key=lambda r: (r.meta.get("started") or "", r.meta["run_id"]))
     notes = skipped + [note for run in runs for note in run.notes]
+    devices = sorted({run.meta["device"] for run in runs})
+    notes += ["--alias %s=%s names no device of these runs (they are %s): it is not used"
+              % (device, label, ", ".join(devices)) for device, label in (aliases or {}).items() if device not in devices]
     if len({r.meta["dataset"].get("content_sha256") for r in runs}) > 1:
         for run in runs:  # several datasets: name each device's dataset, so cells stay apart
             name = os.path.basename(os.path.dirname(run.meta["dataset"].get("path") or "")) or "?"
