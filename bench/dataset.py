@@ -154,6 +154,28 @@ def _rows(entries: List[Entry]) -> str:
                             ", ".join(numbers[:-1]) + " and " + numbers[-1] if len(numbers) > 1 else numbers[0])
 
 
+def _hidden_characters(entries: List[Entry]) -> List[str]:
+    """Labels no reading can equal though they look right: an invisible character (a zero-width
+    space or a byte-order mark copied in with the text, Unicode's format characters, which the
+    run's normalisation keeps), or a Cyrillic or Greek letter among Latin ones (``Е`` for ``E``)."""
+    import unicodedata
+
+    found: dict = {}
+    for entry in entries:
+        latin = any("A" <= c <= "z" and c.isalpha() for c in entry.text)
+        for c in entry.text:
+            name = unicodedata.name(c, "U+%04X" % ord(c))
+            if unicodedata.category(c) == "Cf":
+                found.setdefault("an invisible U+%04X %s" % (ord(c), name), []).append(entry)
+                break
+            if latin and c.isalpha() and name.startswith(("CYRILLIC", "GREEK")):
+                found.setdefault("U+%04X %s among Latin letters, like one to the eye" % (ord(c), name), []).append(entry)
+                break
+    return ["%s: the label holds %s; a reading will hardly ever equal it (fix the label)"
+            % (_rows(rows[:10]) + (" and %d more" % (len(rows) - 10) if len(rows) > 10 else ""), what)
+            for what, rows in found.items()]
+
+
 def manifest_warnings(entries: List[Entry]) -> List[str]:
     """What a run on these rows should say before it starts: each image that several rows name
     (however its path is written; each such row is read and scored as a sample of its own),
@@ -163,6 +185,7 @@ def manifest_warnings(entries: List[Entry]) -> List[str]:
         rows.setdefault(os.path.normpath(entry.path), []).append(entry)
     out = ["%s name the same image %s: each row is read and scored as a sample of its own"
            % (_rows(same), same[0].sample_id) for same in rows.values() if len(same) > 1]
+    out += _hidden_characters(entries)
     empty = [e for e in entries if not e.text.strip()]
     if empty:
         out.append("%s ha%s an empty label: reading nothing there counts as correct (an image that cannot be read "

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.dataset import (ManifestError, SampleError, apply_variant, decode, open_dataset,
+from bench.dataset import (ManifestError, SampleError, apply_variant, decode, manifest_warnings, open_dataset,
                            read_bytes, read_manifest)
 
 
@@ -61,6 +61,17 @@ def test_rows_are_named_by_their_line_across_blank_lines_and_windows_paths_and_a
         read_manifest(manifest(tmp_path, 'image,text\na.png,A\n\n\n"b.png,B\nc.png,C\n'))
     with pytest.raises(ManifestError, match="row 4: the header again"):
         read_manifest(manifest(tmp_path, "image,text\na.png,A\n\nimage,text\nb.png,B\n"))
+
+
+def test_labels_with_an_invisible_character_or_a_look_alike_letter_are_warned_about_by_row(tmp_path):
+    entries = read_manifest(manifest(tmp_path, "image,text\na.png,LOT 12\u200b\nb.png,\u0415XP 1\nc.png,\u0415XP 2\n"
+                                               "d.png,\u041b\u041e\u0422 12\ne.png,\u00c9T\u00c9 3\n"))
+    said = manifest_warnings(entries)
+    assert said == ["manifest.csv row 2: the label holds an invisible U+200B ZERO WIDTH SPACE; a reading will hardly "
+                    "ever equal it (fix the label)",
+                    "manifest.csv rows 3 and 4: the label holds U+0415 CYRILLIC CAPITAL LETTER IE among Latin letters, "
+                    "like one to the eye; a reading will hardly ever equal it (fix the label)"], said
+    # a label wholly in another script, or Latin letters with accents, is no mistake
 
 
 def test_missing_and_corrupt_images_name_file_and_row(tmp_path):
