@@ -27,8 +27,9 @@ whose lines the upright classifier (models/fots/upright.py, weights/upright) fin
 down is turned over and read again. Where the classifier shares the recogniser's
 convolutions, the ONNX modes read the graph that gives a line's reading and its way up in
 one pass (``recognizer-upright.onnx``); else the classifier's own small graph runs in ONNX
-Runtime on the CPU. Boxes are given in the crop's pixels (around a turned line, the
-axis-aligned box).
+Runtime on the CPU. A crop's lines come as one Word (``in_reading_order``): their texts in
+the order they are read with the lines level, whichever way the crop holds them, and the
+box around them in the crop's pixels.
 
 Batches (offline and multi-stream scenarios, bench/scenarios.py): the canvases of a call go
 through the detector as one tensor and all their lines through the recogniser at once, in
@@ -42,7 +43,8 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from adapters.base import Adapter as BaseAdapter
-from adapters.base import CPU_MODES, ModeUnavailable, Word, kept_steps, number_option, repo_path, torch_gpu_versions
+from adapters.base import (CPU_MODES, ModeUnavailable, Word, join_reading_order, kept_steps, number_option, repo_path,
+                           torch_gpu_versions)
 
 CACHE = os.path.join(os.path.expanduser("~"), ".cache", "ocr-edge-bench")
 ONNX_MODES = ("onnx-cpu", "trt-fp32", "trt-fp16", "trt-int8")
@@ -71,6 +73,20 @@ def weights_problem(folder: str) -> Optional[str]:
     if not zipfile.is_zipfile(model):
         return "%s is not a torch checkpoint (a zip archive): cut short by a copy, or a Git LFS pointer?" % model
     return None
+
+
+def in_reading_order(lines: List[Any]) -> List[Word]:
+    """A canvas's lines ((box in the image, box with the lines level), text, confidence) as
+    one Word: the texts in reading order where the lines lie level (top to bottom, left to
+    right: ``join_reading_order`` on the level boxes), the box around them all in the image,
+    the least confidence. The harness orders words by their boxes in the image, which for a
+    code turned upside down or on its side is not the order it is read in."""
+    if not lines:
+        return []
+    text = join_reading_order([Word(text, level) for (_, level), text, _ in lines])
+    boxes = np.array([image for (image, _), _, _ in lines], np.float64)
+    box = (float(boxes[:, 0].min()), float(boxes[:, 1].min()), float(boxes[:, 2].max()), float(boxes[:, 3].max()))
+    return [Word(text, box, min(conf for _, _, conf in lines))]
 
 
 class Adapter(BaseAdapter):
@@ -244,8 +260,10 @@ class Adapter(BaseAdapter):
         return self._read(inputs) if self.batches else super().infer_batch(inputs)
 
     def _read(self, canvases: List[Any]) -> List[List[Word]]:
-        return [[Word(text, box, conf) for box, text, conf in lines]
-                for lines in self._reader.read(self._backend, canvases, self.decoding, self.stage_ms)]
+        reader = self._reader
+        placed = lambda box, canvas: (reader.to_image(box, canvas), reader.to_level(box, canvas))  # noqa: E731
+        return [in_reading_order(lines) for lines in reader.read(self._backend, canvases, self.decoding, self.stage_ms,
+                                                                  placed)]
 
     def versions(self) -> Dict[str, str]:
         out = dict(self._about)

@@ -75,7 +75,10 @@ def for_reading(gray: np.ndarray, fit: bool = True, angle: float = 0.0) -> Canva
     unless ``fit`` is False (a TensorRT engine built for the full canvas)."""
     turn, source = None, gray
     if abs(angle) >= orient.MIN_TURN:  # text_angle's [-90, 90), or 180 more to turn a canvas over
-        source, turn = orient.turned(gray, angle)
+        plain = orient.plain_fill(gray)  # a crop turned on a plain fill: turned back, then cut out of it
+        source, turn = orient.turned(gray, angle, plain)
+        if plain is not None:
+            source, turn = orient.trimmed(source, turn, plain)
     canvas = to_canvas(source, margin=LINE_MARGIN if source.shape[1] >= 2 * source.shape[0] else 0.0, fit=fit)
     return canvas._replace(turn=turn, angle=float(angle), original=gray)
 

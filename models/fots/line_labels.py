@@ -55,7 +55,7 @@ def label_lines(location: str, out: str, weights: str = reader.WEIGHTS) -> List[
         x, y, w, h = (int(round(v)) for v in entry.box)
         region = gray[max(0, y):y + h, max(0, x):x + w]
         canvas = data.for_reading(region, True, orient.text_angle(region))
-        found = reader.read(backend, [canvas], place=_upright)[0]
+        found = reader.read(backend, [canvas], place=reader.to_level)[0]
         label = entry.text.strip().upper()
         line = nearest_line(found, label)
         if line is None:
@@ -74,11 +74,6 @@ def label_lines(location: str, out: str, weights: str = reader.WEIGHTS) -> List[
     with open(os.path.join(out, "manifest.csv"), "w") as f:
         f.write("\n".join(rows) + "\n")
     return skipped
-
-
-def _upright(box, canvas: data.Canvas):
-    """A canvas box in the pixels of the upright region (the canvas's source without its margin)."""
-    return tuple(v - canvas.pad for v in reader.to_source(box, canvas))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

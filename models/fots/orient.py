@@ -15,7 +15,7 @@ that boxes found on the turned image map back (``to_source``).
 
 Device side (Python 3.6): numpy and OpenCV only.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -25,6 +25,12 @@ from models.fots import grey
 SIDE = 96  # the long side of the image the angle is measured on
 COARSE, FINE = 3.0, 0.5  # degrees between candidates: over [-90, 90), then around the best
 MIN_TURN = 2.0  # an angle closer to 0 than this: the image is read as it is
+EDGE_BORDER = 2  # pixels along the shrunk image's sides whose edges ``text_angle`` leaves out
+PLAIN_BORDER = 8.0  # grey levels between the 10th and 90th percentiles of a plain border (``plain_fill``)
+TRIM_TOLERANCE = 6  # grey levels from the fill that count as fill (``trimmed``; JPEG's noise on a plain area)
+TRIM_LEAST = 0.15  # share of a turned image the fill must hold to be cut off
+PICTURE = 0.9  # share of its turned rectangle a picture fills (``picture_fill``)
+TRIM_RING = 2  # pixels beyond the fill taken with it: the ring two turns blend of fill and crop
 
 
 def _concentration(edges: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -51,8 +57,13 @@ def text_angle(gray: np.ndarray) -> float:
         return 0.0
     scale = min(1.0, SIDE / float(max(h, w)))
     small = cv2.resize(gray, (max(8, int(round(w * scale))), max(8, int(round(h * scale)))),
-                       interpolation=cv2.INTER_AREA).astype(np.float32)
+                       interpolation=cv2.INTER_AREA)
     edges = cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0), cv2.Sobel(small, cv2.CV_32F, 0, 1))
+    if min(edges.shape) >= 4 * EDGE_BORDER:  # the image's own edge: a sliver of fill a turn left, a cut
+        edges[:EDGE_BORDER], edges[-EDGE_BORDER:], edges[:, :EDGE_BORDER], edges[:, -EDGE_BORDER:] = 0, 0, 0, 0
+    outside = picture_fill(small)
+    if outside is not None:  # a picture turned on a plain fill: its outline is no line of text
+        edges[cv2.dilate(outside, np.ones((5, 5), np.uint8)) > 0] = 0
     if not edges.any():
         return 0.0
     coarse = np.arange(-90.0, 90.0, COARSE)
@@ -62,18 +73,86 @@ def text_angle(gray: np.ndarray) -> float:
     return (angle + 90.0) % 180.0 - 90.0
 
 
-def turned(gray: np.ndarray, angle: float) -> Tuple[np.ndarray, np.ndarray]:
+def plain_fill(gray: np.ndarray) -> Optional[float]:
+    """The grey of an image's outermost rows and columns where they are plain (most of them
+    within ``PLAIN_BORDER`` levels): an image that is itself a crop turned on a plain fill (a
+    rotated picture's background), or print on a plain ground; None for a photograph."""
+    edge = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])[None, :]
+    lo, mid, hi = grey.percentiles(edge, (10, 50, 90))
+    return mid if hi - lo <= PLAIN_BORDER else None
+
+
+def turned(gray: np.ndarray, angle: float, fill: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
     """``gray`` turned counter-clockwise by ``angle`` degrees on a canvas that holds all of
-    it (the corners filled with its median grey), and the 2 x 3 matrix from ``gray``'s pixels
-    to the turned image's."""
+    it, and the 2 x 3 matrix from ``gray``'s pixels to the turned image's. The corners are
+    filled with ``fill``, by default its median grey."""
     h, w = gray.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(angle), 1.0)
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
     nw, nh = int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin))
     matrix[:, 2] += (nw - w) / 2.0, (nh - h) / 2.0
     out = cv2.warpAffine(gray, matrix, (max(1, nw), max(1, nh)), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=grey.median(gray))
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=grey.median(gray) if fill is None else fill)
     return out, matrix
+
+
+def fill_mask(gray: np.ndarray, fill: float) -> np.ndarray:
+    """1 where ``gray`` (uint8) is plain ``fill`` (within ``TRIM_TOLERANCE``) reaching one of
+    its corners, else 0."""
+    h, w = gray.shape[:2]
+    mask = np.zeros((h + 2, w + 2), np.uint8)
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | cv2.FLOODFILL_FIXED_RANGE | (1 << 8)
+    for x, y in ((0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)):
+        if not mask[y + 1, x + 1] and abs(float(gray[y, x]) - fill) <= TRIM_TOLERANCE:
+            cv2.floodFill(gray, mask, (x, y), 0, TRIM_TOLERANCE, TRIM_TOLERANCE, flags)
+    return mask[1:-1, 1:-1]
+
+
+def picture_fill(gray: np.ndarray) -> Optional[np.ndarray]:
+    """Where ``gray`` is a picture turned on a plain fill (a photograph rotated in an editor):
+    ``fill_mask`` of that fill, else None. The picture is what is not fill, a solid
+    quadrilateral (``PICTURE`` of the smallest turned rectangle around it); print on a plain
+    ground is not, the ground running between its characters."""
+    fill = plain_fill(gray)
+    if fill is None:
+        return None
+    mask = fill_mask(gray, fill)
+    inside = np.argwhere(mask == 0)
+    if len(inside) < 3 or not mask.any():
+        return None
+    (_, _), (a, b), _ = cv2.minAreaRect(inside[:, ::-1].astype(np.float32))
+    return mask if len(inside) >= PICTURE * a * b else None
+
+
+def trimmed(level: np.ndarray, matrix: np.ndarray, fill: float) -> Tuple[np.ndarray, np.ndarray]:
+    """A turned image (``turned`` with ``fill``, the plain grey of the image's border) cut
+    down to the box around what is not that fill, and the matrix from the original image's
+    pixels to the cut one's. A crop turned by tens of degrees (a rotated picture of a code,
+    on a plain background) and turned back by the reader lies in an image that holds all of
+    it, many times its height (a 37 x 472 crop turned by 30 degrees: 269 x 428, turned back:
+    about 450 x 460), where its lines would take a fraction of the detector's canvas. The
+    fill is what lies within ``TRIM_TOLERANCE`` of ``fill`` and reaches a corner: the
+    wedges around the crop, level again, and its own ground where that is the fill's grey.
+    A side of the box along the crop's edge (mostly no fill) loses ``TRIM_RING`` pixels more,
+    the ring the two turns blended of fill and crop. Kept as it is where the fill is less
+    than ``TRIM_LEAST`` of the image."""
+    kept = fill_mask(level, fill) == 0
+    if kept.mean() > 1.0 - TRIM_LEAST or not kept.any():
+        return level, matrix
+    rows, columns = np.nonzero(kept.any(axis=1))[0], np.nonzero(kept.any(axis=0))[0]
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(columns[0]), int(columns[-1]) + 1
+    for _ in range(TRIM_RING):
+        if y1 - y0 > 2 * TRIM_RING + 1 and kept[y0, x0:x1].mean() >= 0.5:
+            y0 += 1
+        if y1 - y0 > 2 * TRIM_RING + 1 and kept[y1 - 1, x0:x1].mean() >= 0.5:
+            y1 -= 1
+        if x1 - x0 > 2 * TRIM_RING + 1 and kept[y0:y1, x0].mean() >= 0.5:
+            x0 += 1
+        if x1 - x0 > 2 * TRIM_RING + 1 and kept[y0:y1, x1 - 1].mean() >= 0.5:
+            x1 -= 1
+    moved = matrix.copy()
+    moved[:, 2] -= (x0, y0)
+    return level[y0:y1, x0:x1], moved
 
 
 def to_source(box, matrix: np.ndarray) -> Tuple[float, float, float, float]:

@@ -147,11 +147,18 @@ def to_source(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
     return (x0 - ox) / canvas.scale, (y0 - oy) / canvas.scale, (x1 - ox) / canvas.scale, (y1 - oy) / canvas.scale
 
 
+def to_level(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
+    """A box on the canvas in the pixels of the image as read, its lines level: the image
+    turned as ``data.for_reading`` turned it, without the margin it may have added. Lines
+    are in reading order there (top to bottom, left to right), whichever way the image holds
+    them."""
+    return tuple(v - canvas.pad for v in to_source(box, canvas))
+
+
 def to_image(box, canvas: data.Canvas) -> Tuple[float, float, float, float]:
-    """A box on the canvas in the pixels of the image the canvas was made from (its source
-    without the margin ``data.for_reading`` may have added, turned back where it was turned):
-    for a turned image, the axis-aligned box around the line."""
-    box = tuple(v - canvas.pad for v in to_source(box, canvas))
+    """A box on the canvas in the pixels of the image the canvas was made from (``to_level``,
+    turned back where it was turned): for a turned image, the axis-aligned box around the line."""
+    box = to_level(box, canvas)
     return box if canvas.turn is None else orient.to_source(box, canvas.turn)
 
 
