@@ -6,12 +6,15 @@ from the image alone, as document deskewing does: the crop's edges (gradient mag
 whatever the print's polarity) are projected on rows at each candidate angle, and the angle
 at which the projection is most concentrated (the largest sum of squares: all of a line's
 edges on few rows) is the lines' direction. Candidates cover [-90, 90) degrees, coarse then
-fine; a projection does not tell a line from the same line upside down, which the reader
-settles by reading the crop both ways when its reading is unsure (adapters/fots.py).
+fine; a projection does not tell a line from the same line upside down, which the upright
+network settles after detection (models/fots/upright.py, ``reader.detect_upright``).
 
 ``turned`` turns a grey image by an angle on a canvas that holds all of it, filled with its
-median grey, and returns the affine matrix from the image's pixels to the turned ones, so
-that boxes found on the turned image map back (``to_source``).
+median grey (or the plain grey of its border: ``plain_fill``), and returns the affine
+matrix from the image's pixels to the turned ones, so that boxes found on the turned image
+map back (``to_source``). ``trimmed`` cuts a crop that came rotated on a plain fill out of
+that fill again once it is level; ``text_angle`` leaves such a picture's outline out
+(``picture_fill``).
 
 Device side (Python 3.6): numpy and OpenCV only.
 """
@@ -30,6 +33,7 @@ PLAIN_BORDER = 8.0  # grey levels between the 10th and 90th percentiles of a pla
 TRIM_TOLERANCE = 6  # grey levels from the fill that count as fill (``trimmed``; JPEG's noise on a plain area)
 TRIM_LEAST = 0.15  # share of a turned image the fill must hold to be cut off
 PICTURE = 0.9  # share of its turned rectangle a picture fills (``picture_fill``)
+PICTURE_SIDE = 28  # pixels of its shorter side, at least, for its print to tell its angle without its outline
 TRIM_RING = 2  # pixels beyond the fill taken with it: the ring two turns blend of fill and crop
 
 
@@ -63,7 +67,7 @@ def text_angle(gray: np.ndarray) -> float:
         edges[:EDGE_BORDER], edges[-EDGE_BORDER:], edges[:, :EDGE_BORDER], edges[:, -EDGE_BORDER:] = 0, 0, 0, 0
     outside = picture_fill(small)
     if outside is not None:  # a picture turned on a plain fill: its outline is no line of text
-        edges[cv2.dilate(outside, np.ones((5, 5), np.uint8)) > 0] = 0
+        edges[cv2.dilate(outside, np.ones((3, 3), np.uint8)) > 0] = 0
     if not edges.any():
         return 0.0
     coarse = np.arange(-90.0, 90.0, COARSE)
@@ -111,8 +115,9 @@ def fill_mask(gray: np.ndarray, fill: float) -> np.ndarray:
 def picture_fill(gray: np.ndarray) -> Optional[np.ndarray]:
     """Where ``gray`` is a picture turned on a plain fill (a photograph rotated in an editor):
     ``fill_mask`` of that fill, else None. The picture is what is not fill, a solid
-    quadrilateral (``PICTURE`` of the smallest turned rectangle around it); print on a plain
-    ground is not, the ground running between its characters."""
+    quadrilateral (``PICTURE`` of the smallest turned rectangle around it) at least
+    ``PICTURE_SIDE`` across (in a smaller one, the outline tells its angle better than the
+    little print); print on a plain ground is not, the ground running between its characters."""
     fill = plain_fill(gray)
     if fill is None:
         return None
@@ -121,7 +126,7 @@ def picture_fill(gray: np.ndarray) -> Optional[np.ndarray]:
     if len(inside) < 3 or not mask.any():
         return None
     (_, _), (a, b), _ = cv2.minAreaRect(inside[:, ::-1].astype(np.float32))
-    return mask if len(inside) >= PICTURE * a * b else None
+    return mask if len(inside) >= PICTURE * a * b and min(a, b) >= PICTURE_SIDE else None
 
 
 def trimmed(level: np.ndarray, matrix: np.ndarray, fill: float) -> Tuple[np.ndarray, np.ndarray]:
