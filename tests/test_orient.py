@@ -2,6 +2,7 @@
 known angles, both ways up, found turned back by the angle finder and read by the reader in
 PyTorch and ONNX Runtime, with and without the grammar."""
 import os
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -73,18 +74,20 @@ def test_the_reader_reads_real_dates_turned_both_ways_up(mode, grammar):
 EMBEDDED = os.path.join(REPO, "datasets", "synth-codes")
 
 
-def _rotated(gray: np.ndarray, degrees: float, fill: int) -> np.ndarray:
+def _rotated(gray: np.ndarray, degrees: float, fill: Optional[int]) -> np.ndarray:
     """``gray`` turned as an image editor turns a picture: on a canvas that holds all of it,
-    the corners in a plain ``fill``."""
+    the corners in a plain ``fill`` (None: its edges repeated outward)."""
     h, w = gray.shape
     matrix = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), degrees, 1.0)
     cos, sin = abs(matrix[0, 0]), abs(matrix[0, 1])
     size = (int(np.ceil(h * sin + w * cos)), int(np.ceil(h * cos + w * sin)))
     matrix[:, 2] += (size[0] - w) / 2.0, (size[1] - h) / 2.0
+    if fill is None:
+        return cv2.warpAffine(gray, matrix, size, borderMode=cv2.BORDER_REPLICATE)
     return cv2.warpAffine(gray, matrix, size, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-def test_a_crop_turned_on_a_plain_fill_is_cut_out_of_it_again_and_a_photograph_is_not():
+def test_a_crop_turned_on_a_plain_fill_or_its_own_streaks_is_cut_out_again_and_a_photograph_is_not():
     entry = open_dataset(EMBEDDED).entries[3]  # 472 x 37: turned by 30 degrees, 428 x 269
     crop = decode_image(read_bytes(entry), entry)
     for fill in (255, 0, int(np.median(crop))):
@@ -96,6 +99,15 @@ def test_a_crop_turned_on_a_plain_fill_is_cut_out_of_it_again_and_a_photograph_i
             (fill, level.shape, crop.shape)
         box = orient.to_source((0, 0, level.shape[1], level.shape[0]), canvas.turn)  # the cut, in the image
         assert box[0] >= -4 and box[1] >= -4 and box[2] <= image.shape[1] + 4 and box[3] <= image.shape[0] + 4, box
+    entry = open_dataset(EMBEDDED).entries[11]  # 636 x 26, on its own edges repeated outward
+    crop = decode_image(read_bytes(entry), entry)
+    for degrees in (30.0, -45.0):
+        image = _rotated(crop, degrees, None)
+        canvas = data.for_reading(image, True, orient.text_angle(image))
+        level = canvas.source[canvas.pad:canvas.source.shape[0] - canvas.pad,
+                              canvas.pad:canvas.source.shape[1] - canvas.pad]
+        assert abs(level.shape[0] - crop.shape[0]) <= 6 and abs(level.shape[1] - crop.shape[1]) <= 8, \
+            (degrees, level.shape, crop.shape)
     photo, _ = _region(PHOTOS[0])  # edges all round: turned, and kept whole
     assert orient.plain_fill(photo) is None
     canvas = data.for_reading(photo, True, 20.0)

@@ -79,6 +79,8 @@ def for_reading(gray: np.ndarray, fit: bool = True, angle: float = 0.0) -> Canva
         source, turn = orient.turned(gray, angle, plain)
         if plain is not None:
             source, turn = orient.trimmed(source, turn, plain)
+        else:  # or on its own edges repeated outward
+            source, turn = orient.unstreaked(source, turn, gray.shape[:2])
     canvas = to_canvas(source, margin=LINE_MARGIN if source.shape[1] >= 2 * source.shape[0] else 0.0, fit=fit)
     return canvas._replace(turn=turn, angle=float(angle), original=gray)
 

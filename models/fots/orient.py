@@ -35,6 +35,9 @@ TRIM_LEAST = 0.15  # share of a turned image the fill must hold to be cut off
 PICTURE = 0.9  # share of its turned rectangle a picture fills (``picture_fill``)
 PICTURE_SIDE = 28  # pixels of its shorter side, at least, for its print to tell its angle without its outline
 TRIM_RING = 2  # pixels beyond the fill taken with it: the ring two turns blend of fill and crop
+STREAK_STEP = 6  # grey levels between neighbours that count as a change (``unstreaked``)
+STREAK_LEAST = 3  # changes a column (row) must hold to be part of the crop rather than a streak
+STREAK_DENSITY = 0.02  # share of the pixels cut off that change: streaks, not a plain margin
 
 
 def _concentration(edges: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -155,6 +158,40 @@ def trimmed(level: np.ndarray, matrix: np.ndarray, fill: float) -> Tuple[np.ndar
             x0 += 1
         if x1 - x0 > 2 * TRIM_RING + 1 and kept[y0:y1, x1 - 1].mean() >= 0.5:
             x1 -= 1
+    moved = matrix.copy()
+    moved[:, 2] -= (x0, y0)
+    return level[y0:y1, x0:x1], moved
+
+
+def unstreaked(level: np.ndarray, matrix: np.ndarray, shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """A turned image (``turned``) of an image ``shape`` (h, w) cut down to the columns that
+    vary along its rows and the rows that vary along its columns, and the matrix from the
+    original image's pixels to the cut one's. A crop rotated with its edges repeated outward
+    (OpenCV's ``BORDER_REPLICATE``) and turned back level has streaks around it that run
+    along its own axes: left and right of it each row is one grey, above and below each
+    column; only the crop varies both ways. A photograph varies everywhere and is kept as it
+    is, as is an image the cut would keep most of (``TRIM_LEAST``). Only the pixels that
+    came from the image count (the turn's corners do not)."""
+    inside = cv2.warpAffine(np.ones(shape, np.uint8), matrix, level.shape[::-1], flags=cv2.INTER_NEAREST)
+    inside = cv2.erode(inside, np.ones((5, 5), np.uint8)) > 0
+    grey16 = level.astype(np.int16)
+    across = (np.abs(np.diff(grey16, axis=1)) > STREAK_STEP) & inside[:, 1:] & inside[:, :-1]
+    down = (np.abs(np.diff(grey16, axis=0)) > STREAK_STEP) & inside[1:] & inside[:-1]
+    columns = np.nonzero(across.sum(axis=0) >= STREAK_LEAST)[0]
+    rows = np.nonzero(down.sum(axis=1) >= STREAK_LEAST)[0]
+    if not len(columns) or not len(rows):
+        return level, matrix
+    y0, y1 = max(0, int(rows[0]) - TRIM_RING), min(level.shape[0], int(rows[-1]) + 2 + TRIM_RING)
+    x0, x1 = max(0, int(columns[0]) - TRIM_RING), min(level.shape[1], int(columns[-1]) + 2 + TRIM_RING)
+    if (y1 - y0) * (x1 - x0) > (1.0 - TRIM_LEAST) * inside.sum():
+        return level, matrix
+    changes = np.zeros(level.shape, bool)
+    changes[:, 1:] |= across
+    changes[1:] |= down
+    away = inside.copy()
+    away[y0:y1, x0:x1] = False
+    if changes[away].mean() < STREAK_DENSITY:  # plain, not streaks: a photograph's blank margin
+        return level, matrix
     moved = matrix.copy()
     moved[:, 2] -= (x0, y0)
     return level[y0:y1, x0:x1], moved
