@@ -171,9 +171,14 @@ def _hidden_characters(entries: List[Entry]) -> List[str]:
             if latin and c.isalpha() and name.startswith(("CYRILLIC", "GREEK")):
                 found.setdefault("U+%04X %s among Latin letters, like one to the eye" % (ord(c), name), []).append(entry)
                 break
-    return ["%s: the label holds %s; a reading will hardly ever equal it (fix the label)"
-            % (_rows(rows[:10]) + (" and %d more" % (len(rows) - 10) if len(rows) > 10 else ""), what)
+    return ["%s: the label holds %s; a reading will hardly ever equal it (fix the label)" % (_some_rows(rows), what)
             for what, rows in found.items()]
+
+
+def _some_rows(entries: List[Entry], shown: int = 10) -> str:
+    """``_rows`` of the first ``shown`` entries, and how many more there are."""
+    more = len(entries) - shown
+    return _rows(entries[:shown]) + (" and %d more" % more if more > 0 else "")
 
 
 def manifest_warnings(entries: List[Entry]) -> List[str]:
@@ -189,8 +194,7 @@ def manifest_warnings(entries: List[Entry]) -> List[str]:
     empty = [e for e in entries if not e.text.strip()]
     if empty:
         out.append("%s ha%s an empty label: reading nothing there counts as correct (an image that cannot be read "
-                   "never does)" % (_rows(empty[:10]) + (" and %d more" % (len(empty) - 10) if len(empty) > 10 else ""),
-                                    "ve" if len(empty) > 1 else "s"))
+                   "never does)" % (_some_rows(empty), "ve" if len(empty) > 1 else "s"))
     return out
 
 

@@ -103,6 +103,14 @@ def turned(gray: np.ndarray, angle: float, fill: Optional[float] = None) -> Tupl
     return out, matrix
 
 
+def _cut(level: np.ndarray, matrix: np.ndarray, x0: int, y0: int, x1: int,
+         y1: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``level[y0:y1, x0:x1]`` and the matrix to it from the pixels ``matrix`` maps from."""
+    moved = matrix.copy()
+    moved[:, 2] -= (x0, y0)
+    return level[y0:y1, x0:x1], moved
+
+
 def fill_mask(gray: np.ndarray, fill: float) -> np.ndarray:
     """1 where ``gray`` (uint8) is plain ``fill`` (within ``TRIM_TOLERANCE``) reaching one of
     its corners, else 0."""
@@ -158,9 +166,7 @@ def trimmed(level: np.ndarray, matrix: np.ndarray, fill: float) -> Tuple[np.ndar
             x0 += 1
         if x1 - x0 > 2 * TRIM_RING + 1 and kept[y0:y1, x1 - 1].mean() >= 0.5:
             x1 -= 1
-    moved = matrix.copy()
-    moved[:, 2] -= (x0, y0)
-    return level[y0:y1, x0:x1], moved
+    return _cut(level, matrix, x0, y0, x1, y1)
 
 
 def unstreaked(level: np.ndarray, matrix: np.ndarray, shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
@@ -192,9 +198,7 @@ def unstreaked(level: np.ndarray, matrix: np.ndarray, shape: Tuple[int, int]) ->
     away[y0:y1, x0:x1] = False
     if changes[away].mean() < STREAK_DENSITY:  # plain, not streaks: a photograph's blank margin
         return level, matrix
-    moved = matrix.copy()
-    moved[:, 2] -= (x0, y0)
-    return level[y0:y1, x0:x1], moved
+    return _cut(level, matrix, x0, y0, x1, y1)
 
 
 def to_source(box, matrix: np.ndarray) -> Tuple[float, float, float, float]:
